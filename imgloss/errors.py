@@ -1,0 +1,43 @@
+"""The domain exceptions of imgloss and the exit code each one maps to.
+
+Library code raises these (never prints, never exits); ``cli.py`` turns them into one
+line on stderr and the exit code of design.md: 2 usage, 3 inputs, 4 weights.
+Argument errors in the tensor API are plain ``ValueError`` / ``TypeError``.
+"""
+from __future__ import annotations
+
+
+class ImglossError(Exception):
+    """Base of every expected failure; ``exit_code`` is what the CLI exits with."""
+
+    exit_code = 1
+
+
+class UsageError(ImglossError):
+    """A bad option or combination of options (exit code 2)."""
+
+    exit_code = 2
+
+
+class InputError(ImglossError):
+    """An input file that cannot be read, decoded or paired (exit code 3).
+
+    ``path`` names the offending file; ``reason`` is a short human phrase.
+    """
+
+    exit_code = 3
+
+    def __init__(self, path: object, reason: str) -> None:
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class WeightsError(ImglossError):
+    """VGG weights missing, corrupt or unverifiable (exit code 4)."""
+
+    exit_code = 4
+
+
+class UnknownMetricError(UsageError, ValueError):
+    """A metric or preset name that the registry does not know."""

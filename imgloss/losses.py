@@ -1,0 +1,89 @@
+"""The training API: an ``nn.Module`` per metric and ``CombinedLoss``.
+
+Every module takes ``(x, y)`` (prediction, target), ``N x C x H x W`` in [0, 1], and
+reduces per-image values with ``reduction = "mean" | "sum" | "none"``. Similarities
+become losses as ``1 - s`` (``SSIMLoss``, ``WSSIMLoss``).
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from torch import Tensor, nn
+
+from imgloss.metrics._base import MetricLoss, Reduction, reduce
+from imgloss.metrics.charbonnier import CharbonnierLoss
+from imgloss.metrics.pixel import MAELoss, MSELoss, PSNRLoss
+from imgloss.metrics.registry import get_metric
+from imgloss.metrics.ssim import SSIMLoss
+from imgloss.metrics.tv import TVLoss
+from imgloss.metrics.vgg_loss import FeatureLoss, run_feature_losses
+from imgloss.metrics.wssim import WSSIMLoss
+
+#: The S3Net total loss: l1 L_cha + l2 L_W-SSIM + l3 L_per. The paper does not publish
+#: the lambdas; imgloss uses 1 for each.
+S3NET = {"charbonnier": 1.0, "wssim": 1.0, "perceptual": 1.0}
+
+
+class CombinedLoss(nn.Module):
+    """Weighted sum of registry losses, e.g. ``CombinedLoss({"charbonnier": 1, "wssim": 1})``.
+
+    ``options`` passes keyword arguments to a term's module, e.g.
+    ``{"perceptual": {"preset": "drn"}}``. All VGG-feature terms (perceptual, style)
+    share one forward per network. ``x`` is the prediction (TV is computed on it),
+    ``y`` the target. :meth:`terms` gives each term's per-image value.
+    """
+
+    def __init__(
+        self,
+        weights: Mapping[str, float] | None = None,
+        options: Mapping[str, Mapping[str, Any]] | None = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__()
+        weights = dict(S3NET if weights is None else weights)
+        options = dict(options or {})
+        unused = set(options) - set(weights)
+        if unused:
+            raise ValueError(f"options given for metrics not in the loss: {', '.join(sorted(unused))}")
+        if not weights:
+            raise ValueError("weights must name at least one metric")
+        reduce(Tensor([0.0]), reduction)  # validates the reduction name
+        self.reduction = reduction
+        self.weights = {name: float(w) for name, w in weights.items()}
+        self.parts = nn.ModuleDict(
+            {
+                name: get_metric(name).load_loss()(reduction="none", **options.get(name, {}))
+                for name in self.weights
+            }
+        )
+
+    def terms(self, x: Tensor, y: Tensor) -> dict[str, Tensor]:
+        """Each term's unweighted per-image loss (shape ``N``)."""
+        feature_names = [n for n, m in self.parts.items() if isinstance(m, FeatureLoss)]
+        values = dict(
+            zip(feature_names, run_feature_losses([self.parts[n] for n in feature_names], x, y))
+        )
+        for name, module in self.parts.items():
+            if name not in values:
+                values[name] = module.per_image(x, y)  # type: ignore[operator]
+        return {name: values[name] for name in self.parts}
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        values = self.terms(x, y)
+        total = sum(self.weights[name] * value for name, value in values.items())
+        return reduce(total, self.reduction)  # type: ignore[arg-type]
+
+
+__all__ = [
+    "CharbonnierLoss",
+    "CombinedLoss",
+    "FeatureLoss",
+    "MAELoss",
+    "MSELoss",
+    "MetricLoss",
+    "PSNRLoss",
+    "S3NET",
+    "SSIMLoss",
+    "TVLoss",
+    "WSSIMLoss",
+]

@@ -1,0 +1,59 @@
+"""Argument validation shared by every metric: rank, dtype, shape, NaN and range.
+
+Each check raises ``ValueError`` (``TypeError`` for non-tensors) naming the argument;
+none uses ``assert``. Range and finiteness checks are a single reduction each.
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def check_image(name: str, x: object, *, unit_range: bool = True) -> Tensor:
+    """Validate an ``N x C x H x W`` floating tensor; return it unchanged.
+
+    ``unit_range`` demands values in [0, 1] (metrics whose constants assume data
+    range 1); otherwise only finiteness is checked.
+    """
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if x.dim() != 4:
+        raise ValueError(f"{name} must be 4-D (N x C x H x W), got shape {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise ValueError(
+            f"{name} must be a floating tensor with values in [0, 1], got dtype {x.dtype} "
+            "(divide 8-bit images by 255)"
+        )
+    if x.numel() == 0:
+        raise ValueError(f"{name} is empty (shape {tuple(x.shape)})")
+    if unit_range:
+        if not bool(((x >= 0) & (x <= 1)).all()):
+            if not bool(torch.isfinite(x).all()):
+                raise ValueError(f"{name} contains NaN or infinite values")
+            raise ValueError(
+                f"{name} has values outside [0, 1] (min {x.min().item():.4g}, "
+                f"max {x.max().item():.4g}); this metric assumes data range 1"
+            )
+    elif not bool(torch.isfinite(x).all()):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return x
+
+
+def check_pair(x: object, y: object, *, unit_range: bool = True) -> tuple[Tensor, Tensor]:
+    """Validate two images of identical shape, dtype and device."""
+    check_image("x", x, unit_range=unit_range)
+    check_image("y", y, unit_range=unit_range)
+    if x.shape != y.shape:  # type: ignore[union-attr]
+        raise ValueError(f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")  # type: ignore[union-attr]
+    if x.dtype != y.dtype or x.device != y.device:  # type: ignore[union-attr]
+        raise ValueError(
+            f"x and y must share dtype and device, got {x.dtype}/{x.device} and {y.dtype}/{y.device}"  # type: ignore[union-attr]
+        )
+    return x, y  # type: ignore[return-value]
+
+
+def check_positive(name: str, value: float) -> float:
+    """Validate a strictly positive scalar option."""
+    if not value > 0:
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+    return float(value)

@@ -1,0 +1,32 @@
+"""Gram matrices of feature maps and the distance between two sets of them.
+
+``gram(F)`` is per image: ``G = F F^T / (C H W)`` with F the ``C x (H W)`` matrix of
+one image (never a Gram over ``(N C) x (H W)``, which mixes a batch).
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+from torch import Tensor
+
+from imgloss.metrics._checks import check_image
+
+GramDistance = Literal["mse", "l1"]
+
+
+def gram(features: Tensor) -> Tensor:
+    """Per-image Gram matrix of ``N x C x H x W`` features; shape ``N x C x C``."""
+    check_image("features", features, unit_range=False)
+    n, c, h, w = features.shape
+    flat = features.reshape(n, c, h * w)
+    return flat @ flat.transpose(1, 2) / (c * h * w)
+
+
+def gram_distance(gx: Tensor, gy: Tensor, distance: GramDistance = "mse") -> Tensor:
+    """Mean squared (or absolute) difference over the ``C x C`` entries; shape ``N``."""
+    diff = gx - gy
+    if distance == "mse":
+        return diff.square().mean(dim=(1, 2))
+    if distance == "l1":
+        return diff.abs().mean(dim=(1, 2))
+    raise ValueError(f"distance must be 'mse' or 'l1', got {distance!r}")

@@ -1,0 +1,157 @@
+"""Every metric's name, metadata and presets: the one table the CLI and engine read.
+
+Pure data: importing this module imports no torch (``imgloss --help`` and
+``imgloss metrics`` stay instant). Functions and loss classes are named by import
+path and loaded on first use.
+"""
+from __future__ import annotations
+
+import difflib
+import importlib
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from imgloss.errors import UnknownMetricError
+
+
+def _load(path: str) -> Any:
+    module, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """Metadata of one metric. ``range`` is the (low, high) of its values."""
+
+    name: str
+    title: str
+    higher_is_better: bool
+    needs_reference: bool
+    needs_weights: bool
+    differentiable: bool
+    range: tuple[float, float]
+    best: float
+    unit: str
+    description: str
+    source: str
+    function: str
+    loss: str
+
+    @property
+    def arrow(self) -> str:
+        """``↑`` when higher is better, ``↓`` otherwise (for table headers)."""
+        return "↑" if self.higher_is_better else "↓"
+
+    def load_function(self) -> Callable[..., Any]:
+        """The pure function ``(x, y) -> Tensor[N]`` (``(x) -> Tensor[N]`` for TV)."""
+        return _load(self.function)
+
+    def load_loss(self) -> type:
+        """The ``nn.Module`` loss class."""
+        return _load(self.loss)
+
+
+@dataclass(frozen=True)
+class VGGPreset:
+    """A named configuration of a VGG-feature metric (perceptual or style)."""
+
+    name: str
+    metric: str
+    backbone: str
+    taps: tuple[str, ...]
+    layer_weights: tuple[float, ...]
+    distance: str
+    normalize: str
+    description: str
+    source: str
+
+
+INF = math.inf
+_M = "imgloss.metrics."
+
+METRICS: dict[str, MetricInfo] = {
+    m.name: m
+    for m in (
+        MetricInfo("charbonnier", "Charbonnier", False, True, False, True, (0.0, INF), 1e-3, "",
+                   "mean sqrt((x-y)^2 + eps^2), eps = 1e-3; minimum eps at x = y",
+                   "Lai et al. 2017 (LapSRN); S3Net", _M + "charbonnier:charbonnier", _M + "charbonnier:CharbonnierLoss"),
+        MetricInfo("ssim", "SSIM", True, True, False, True, (-1.0, 1.0), 1.0, "",
+                   "structural similarity, 11x11 Gaussian window (sigma 1.5), valid filtering",
+                   "Wang et al. 2004", _M + "ssim:ssim", _M + "ssim:SSIMLoss"),
+        MetricInfo("wssim", "W-SSIM", True, True, False, True, (-1.0, 1.0), 1.0, "",
+                   "wavelet SSIM: Haar, 2 levels, r = 0.7, normalised (reference loss = -2 * wssim)",
+                   "Yang et al. 2020 (Y-net); S3Net", _M + "wssim:wssim", _M + "wssim:WSSIMLoss"),
+        MetricInfo("psnr", "PSNR", True, True, False, True, (0.0, INF), INF, "dB",
+                   "peak signal-to-noise ratio 10 log10(1/MSE), inf for identical images",
+                   "standard", _M + "pixel:psnr", _M + "pixel:PSNRLoss"),
+        MetricInfo("mse", "MSE", False, True, False, True, (0.0, 1.0), 0.0, "",
+                   "mean squared error", "standard", _M + "pixel:mse", _M + "pixel:MSELoss"),
+        MetricInfo("mae", "MAE", False, True, False, True, (0.0, 1.0), 0.0, "",
+                   "mean absolute error (L1)", "standard", _M + "pixel:mae", _M + "pixel:MAELoss"),
+        MetricInfo("tv", "TV", False, False, False, True, (0.0, INF), 0.0, "",
+                   "total variation of one image, squared form (candidate: tv, reference: tv_ref)",
+                   "Johnson et al. 2016; Mahendran & Vedaldi 2015", _M + "tv:tv", _M + "tv:TVLoss"),
+        MetricInfo("perceptual", "Perceptual", False, True, True, True, (0.0, INF), 0.0, "",
+                   "VGG19 feature L1, relu1_1..relu5_1 weighted 1/32..1 (pix2pixHD); presets",
+                   "Johnson et al. 2016; Wang et al. 2018 (pix2pixHD)",
+                   _M + "perceptual:perceptual", _M + "perceptual:PerceptualLoss"),
+        MetricInfo("style", "Style", False, True, True, True, (0.0, INF), 0.0, "",
+                   "Gram-matrix MSE of VGG19 relu1_1..relu5_1 features, summed",
+                   "Gatys et al. 2016; Johnson et al. 2016", _M + "style:style", _M + "style:StyleLoss"),
+    )
+}
+
+#: Metrics computed when the user names none: every one that needs no weights.
+DEFAULT_METRICS: tuple[str, ...] = ("charbonnier", "ssim", "wssim", "psnr", "tv")
+
+_STYLE_TAPS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+
+PRESETS: dict[str, dict[str, VGGPreset]] = {
+    "perceptual": {
+        p.name: p
+        for p in (
+            VGGPreset("default", "perceptual", "vgg19", _STYLE_TAPS, (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1.0),
+                      "l1", "imagenet", "pix2pixHD VGGLoss: VGG19, L1, weights 1/32..1",
+                      "Wang et al. 2018 (pix2pixHD)"),
+            VGGPreset("drn", "perceptual", "vgg19", _STYLE_TAPS[:3], (1 / 32, 1 / 16, 1 / 8),
+                      "l1", "imagenet", "S3Net's own: VGG19 relu1_1..relu3_1, L1, weights 1/32..1/8",
+                      "S3Net"),
+            VGGPreset("johnson", "perceptual", "vgg16", ("relu1_2", "relu2_2", "relu3_3", "relu4_3"),
+                      (1.0, 1.0, 1.0, 1.0), "mse", "imagenet",
+                      "VGG16 relu1_2..relu4_3, MSE, weights 1", "Johnson et al. 2016"),
+            VGGPreset("johnson-content", "perceptual", "vgg16", ("relu3_3",), (1.0,), "mse", "imagenet",
+                      "VGG16 relu3_3 only, MSE (feature reconstruction loss)", "Johnson et al. 2016"),
+        )
+    },
+    "style": {
+        "default": VGGPreset("default", "style", "vgg19", _STYLE_TAPS, (1.0,) * 5, "mse", "imagenet",
+                             "Gram MSE on VGG19 relu1_1..relu5_1, weights 1, summed",
+                             "Gatys et al. 2016; Johnson et al. 2016"),
+    },
+}
+
+
+def _unknown(kind: str, name: str, valid: list[str]) -> UnknownMetricError:
+    close = difflib.get_close_matches(name, valid, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return UnknownMetricError(f"unknown {kind} {name!r}.{hint} Valid: {', '.join(valid)}")
+
+
+def get_metric(name: str) -> MetricInfo:
+    """The metadata of ``name``; an :class:`UnknownMetricError` lists valid names."""
+    try:
+        return METRICS[name]
+    except KeyError:
+        raise _unknown("metric", name, list(METRICS)) from None
+
+
+def get_preset(metric: str, name: str = "default") -> VGGPreset:
+    """The preset ``name`` of the VGG metric ``metric`` (``perceptual`` or ``style``)."""
+    presets = PRESETS.get(get_metric(metric).name)
+    if presets is None:
+        raise UnknownMetricError(f"metric {metric!r} has no presets; only {', '.join(PRESETS)} do")
+    try:
+        return presets[name]
+    except KeyError:
+        raise _unknown(f"{metric} preset", name, list(presets)) from None
