@@ -288,3 +288,27 @@ def test_combined_loss_bad_reduction_and_empty() -> None:
         CombinedLoss({"charbonnier": 1.0}, reduction="avg")
     with pytest.raises(ValueError, match="at least one"):
         CombinedLoss({})
+
+
+def test_psnr_gradient_is_zero_not_nan_at_identity() -> None:
+    x = torch.rand(2, 3, 8, 8, dtype=torch.float64, requires_grad=True)
+    value = psnr(x, x.detach())
+    assert torch.isinf(value).all()
+    (-value.clamp(max=100)).sum().backward()
+    assert torch.isfinite(x.grad).all()
+
+
+def test_gram_distance_refuses_mismatched_shapes() -> None:
+    with pytest.raises(ValueError, match="same shape"):
+        gram_distance(torch.zeros(2, 3, 3), torch.zeros(1, 3, 3))
+
+
+def test_loss_modules_validate_options_at_construction() -> None:
+    from imgloss.losses import SSIMLoss, WSSIMLoss
+
+    with pytest.raises(ValueError, match="padding"):
+        SSIMLoss(padding="bogus")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="wavelet"):
+        WSSIMLoss(wavelet="nope")
+    with pytest.raises(ValueError, match="wavelet"):
+        wssim(torch.rand(1, 1, 4, 4), torch.rand(1, 1, 4, 4), wavelet="nope", levels=0)

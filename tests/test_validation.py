@@ -187,11 +187,11 @@ def test_unit_range_boundaries_are_accepted() -> None:
 # --------------------------------------------------------------------------- options
 
 
-@pytest.mark.parametrize("eps", [0.0, -1e-3, math.nan])
+@pytest.mark.parametrize("eps", [0.0, -1e-3, math.nan, math.inf])
 def test_charbonnier_eps_must_be_positive(eps: float) -> None:
-    with pytest.raises(ValueError, match=r"^eps must be > 0"):
+    with pytest.raises(ValueError, match=r"^eps must be a finite number > 0"):
         charbonnier(good(), good(), eps=eps)
-    with pytest.raises(ValueError, match=r"^eps must be > 0"):
+    with pytest.raises(ValueError, match=r"^eps must be a finite number > 0"):
         CharbonnierLoss(eps=eps)
 
 

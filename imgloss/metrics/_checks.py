@@ -54,6 +54,6 @@ def check_pair(x: object, y: object, *, unit_range: bool = True) -> tuple[Tensor
 
 def check_positive(name: str, value: float) -> float:
     """Validate a strictly positive scalar option."""
-    if not value > 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
+    if not 0 < value < float("inf"):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
     return float(value)

@@ -24,6 +24,8 @@ def gram(features: Tensor) -> Tensor:
 
 def gram_distance(gx: Tensor, gy: Tensor, distance: GramDistance = "mse") -> Tensor:
     """Mean squared (or absolute) difference over the ``C x C`` entries; shape ``N``."""
+    if gx.shape != gy.shape:
+        raise ValueError(f"gx and gy must have the same shape, got {tuple(gx.shape)} and {tuple(gy.shape)}")
     diff = gx - gy
     if distance == "mse":
         return diff.square().mean(dim=(1, 2))

@@ -27,7 +27,11 @@ def mae(x: Tensor, y: Tensor) -> Tensor:
 def psnr(x: Tensor, y: Tensor) -> Tensor:
     """Peak signal-to-noise ratio in dB, ``10 log10(1 / MSE)``; ``inf`` at x = y."""
     check_pair(x, y)
-    return -10.0 * torch.log10((x - y).square().mean(dim=(1, 2, 3)))
+    error = (x - y).square().mean(dim=(1, 2, 3))
+    # At x = y the value is +inf with a zero (not NaN) gradient.
+    exact = error == 0
+    finite = -10.0 * torch.log10(torch.where(exact, torch.ones_like(error), error))
+    return torch.where(exact, torch.full_like(error, float("inf")), finite)
 
 
 class MSELoss(MetricLoss):

@@ -45,11 +45,16 @@ def _blur(x: Tensor, padding: Padding) -> Tensor:
     return F.conv2d(x, g.view(1, 1, 1, -1).expand(channels, 1, 1, -1), padding=(0, pad), groups=channels)
 
 
+def check_padding(padding: str) -> None:
+    """``valid`` or ``same``, else ValueError."""
+    if padding not in ("valid", "same"):
+        raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
+
+
 def ssim_map(x: Tensor, y: Tensor, padding: Padding = "valid") -> Tensor:
     """Per-pixel SSIM map, shape ``N x C x H' x W'`` (H' = H - 10 for ``valid``)."""
     check_pair(x, y)
-    if padding not in ("valid", "same"):
-        raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
+    check_padding(padding)
     height, width = x.shape[-2:]
     if padding == "valid" and min(height, width) < WINDOW_SIZE:
         raise ValueError(
@@ -83,6 +88,7 @@ class SSIMLoss(MetricLoss):
 
     def __init__(self, padding: Padding = "valid", reduction: Reduction = "mean") -> None:
         super().__init__(reduction)
+        check_padding(padding)
         self.padding = padding
 
     def per_image(self, x: Tensor, y: Tensor) -> Tensor:

@@ -19,7 +19,7 @@ from imgloss.metrics._checks import check_image
 
 
 @lru_cache(maxsize=None)
-def _filters(wavelet: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def filters(wavelet: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """Decomposition low- and high-pass filters of ``wavelet`` from pywt."""
     import pywt
 
@@ -66,7 +66,7 @@ def dwt2(x: Tensor, wavelet: str = "haar") -> tuple[Tensor, Tensor, Tensor, Tens
 
 def dwt2_unchecked(x: Tensor, wavelet: str = "haar") -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """:func:`dwt2` without input validation (for callers that validated already)."""
-    dec_lo, dec_hi = _filters(wavelet)
+    dec_lo, dec_hi = filters(wavelet)
     lo = torch.tensor(dec_lo, dtype=x.dtype, device=x.device)
     hi = torch.tensor(dec_hi, dtype=x.dtype, device=x.device)
     low_w, high_w = _analysis(x, lo, hi, dim=-1)

@@ -16,10 +16,11 @@ from torch import Tensor
 from imgloss.metrics._base import MetricLoss, Reduction
 from imgloss.metrics._checks import check_pair
 from imgloss.metrics.ssim import ssim_map_unchecked
-from imgloss.metrics.wavelet import dwt2_unchecked
+from imgloss.metrics.wavelet import dwt2_unchecked, filters
 
 
-def _check_options(levels: int, r: float) -> None:
+def _check_options(wavelet: str, levels: int, r: float) -> None:
+    filters(wavelet)  # an unknown name fails here, whatever the level count
     if not isinstance(levels, int) or isinstance(levels, bool) or levels < 0:
         raise ValueError(f"levels must be a non-negative integer, got {levels!r}")
     if not 0 < r < 1:
@@ -35,7 +36,7 @@ def wssim_terms(
 ) -> list[tuple[str, float, Tensor]]:
     """The weighted terms of W-SSIM: ``(name, weight, ssim per image)`` in order."""
     check_pair(x, y)
-    _check_options(levels, r)
+    _check_options(wavelet, levels, r)
     terms = [("image", 1.0, _same_ssim(x, y))]
     carry = 1.0
     n = x.shape[0]
@@ -67,7 +68,7 @@ class WSSIMLoss(MetricLoss):
 
     def __init__(self, wavelet: str = "haar", levels: int = 2, r: float = 0.7, reduction: Reduction = "mean") -> None:
         super().__init__(reduction)
-        _check_options(levels, r)
+        _check_options(wavelet, levels, r)
         self.wavelet, self.levels, self.r = wavelet, levels, r
 
     def per_image(self, x: Tensor, y: Tensor) -> Tensor:
