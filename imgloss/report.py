@@ -199,6 +199,7 @@ def result_json(result: PairResult) -> dict[str, Any]:
         "metrics": {name: json_value(value) for name, value in result.metrics.items()},
         "error": result.error,
         "notes": list(result.notes),
+        **result.extra,
     }
 
 
@@ -282,11 +283,15 @@ class TableWriter:
 
     def close(self, summary: Summary) -> None:
         if self.path is None:
-            render(stdout_console(), self.info, self.results, summary)
+            self.render(stdout_console(), summary)
             return
         buffer = io.StringIO()
-        render(Console(file=buffer, width=160, no_color=True, force_terminal=False), self.info, self.results, summary)
+        self.render(Console(file=buffer, width=160, no_color=True, force_terminal=False), summary)
         atomic_write_bytes(self.path, buffer.getvalue().encode("utf-8"))
+
+    def render(self, console: Console, summary: Summary) -> None:
+        """Print the rows and the summary on ``console`` (a subclass may lay them out otherwise)."""
+        render(console, self.info, self.results, summary)
 
     def abort(self) -> None:
         """Nothing was written yet."""

@@ -3,6 +3,7 @@ report writers (which print it). No torch here."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -11,7 +12,8 @@ class PairResult:
 
     ``key`` is the relative path shown in reports; ``reference`` is None for
     no-reference scoring; ``notes`` say what was done to the inputs (alpha
-    composited, resized, moved to CPU, ...).
+    composited, resized, moved to CPU, ...); ``extra`` holds a command's own fields
+    (``check`` adds its verdict), which JSON output carries as extra keys.
     """
 
     key: str
@@ -20,6 +22,7 @@ class PairResult:
     metrics: dict[str, float] = field(default_factory=dict)
     error: str | None = None
     notes: tuple[str, ...] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
