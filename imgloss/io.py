@@ -46,6 +46,10 @@ Decoding rules (:func:`read_image`):
 Thread and process safety: every call opens and closes its own file, holds no state
 between calls and touches no torch thread setting, so it runs in ``DataLoader`` worker
 processes and threads alike.
+
+Importing this module does not import torch (only Pillow and numpy): the pairing and
+glob rules (:func:`pair_inputs`, :func:`glob_matches`) are usable from the CLI's fast
+paths; torch is imported on the first decode or resize.
 """
 from __future__ import annotations
 
@@ -60,15 +64,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
-from typing import IO, Literal
+from typing import IO, TYPE_CHECKING, Literal
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
-from torch import Tensor
 
 from imgloss.errors import InputError, UsageError
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -77,6 +81,7 @@ __all__ = [
     "Pairing",
     "list_images",
     "match_channels",
+    "glob_matches",
     "pair_inputs",
     "read_image",
     "resize_to",
@@ -257,6 +262,8 @@ def _decode(path: Path, fp: IO[bytes], bg: float, bg_name: str, limit: int | Non
         else:
             notes.append("opaque alpha channel ignored")
     np.clip(values, 0.0, 1.0, out=values)
+    import torch  # deferred: importing imgloss.io stays torch-free
+
     tensor = torch.from_numpy(np.ascontiguousarray(values.transpose(2, 0, 1)))
     return LoadedImage(tensor=tensor, notes=tuple(notes))
 
@@ -671,6 +678,8 @@ def resize_to(
         raise ValueError(f"size must be positive, got {size!r}")
     if tuple(t.shape[-2:]) == (height, width):
         return t
+    import torch.nn.functional as F  # deferred: importing imgloss.io stays torch-free
+
     batch = t if t.dim() == 4 else t.unsqueeze(0)
     out = F.interpolate(
         batch, size=(height, width), mode=mode, align_corners=False, antialias=True
@@ -799,7 +808,7 @@ def _scan(root: Path, *, recursive: bool, glob: str | None) -> dict[str, Path]:
                 continue
             rel = prefix + entry.name
             if os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS:
-                if glob is None or _glob_match(rel, glob):
+                if glob is None or glob_matches(rel, glob):
                     found[rel] = Path(entry.path)
                 continue
             if recursive and _is_dir(entry):
@@ -834,8 +843,16 @@ def _by_stem(root: Path, files: dict[str, Path]) -> dict[str, tuple[str, Path]]:
     return by_stem
 
 
-def _glob_match(rel: str, pattern: str) -> bool:
-    return any(fnmatch.fnmatchcase(rel, variant) for variant in _glob_variants(pattern))
+def glob_matches(key: str, pattern: str) -> bool:
+    """Whether a relative POSIX path matches a ``--glob`` pattern, by the rules of pairing.
+
+    :func:`fnmatch.fnmatchcase` (case-sensitive, ``*`` also crosses "/"), except that
+    each ``**/`` may also match no folder at all: ``"**/*.png"`` matches ``"x.png"``.
+    """
+    return any(fnmatch.fnmatchcase(key, variant) for variant in _glob_variants(pattern))
+
+
+_glob_match = glob_matches  # the name thresholds.py imports
 
 
 @lru_cache(maxsize=64)

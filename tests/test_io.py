@@ -9,6 +9,8 @@ import builtins
 import json
 import os
 import struct
+import subprocess
+import sys
 import warnings
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +28,7 @@ from imgloss.io import (
     LoadedImage,
     Pair,
     Pairing,
+    glob_matches,
     list_images,
     match_channels,
     pair_inputs,
@@ -794,6 +797,22 @@ def test_list_images(tmp_path: Path) -> None:
     assert [p.key for p in list_images(tmp_path / "d", recursive=False)] == ["a.jpg", "b.png"]
     assert [p.key for p in list_images(tmp_path / "d", glob="sub/*")] == ["sub/c.gif"]
     assert list_images(tmp_path / "d/b.png") == [Pair(None, tmp_path / "d/b.png", "b.png")]
+
+
+def test_glob_matches() -> None:
+    assert glob_matches("a/b.png", "*.png")
+    assert glob_matches("b.png", "**/*.png") and glob_matches("a/b.png", "**/*.png")
+    assert glob_matches("faces/x/y.png", "faces/**")
+    assert not glob_matches("B.PNG", "*.png")  # case-sensitive on every platform
+    assert not glob_matches("other/b.png", "faces/**")
+
+
+def test_importing_io_does_not_import_torch() -> None:
+    code = "import sys, imgloss.io; print('torch' in sys.modules)"
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert out.stdout.strip() == "False"
 
 
 # --------------------------------------------------------------------- sample_images
