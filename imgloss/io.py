@@ -59,6 +59,7 @@ import re
 import stat
 import sys
 import threading
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -274,7 +275,10 @@ def _open(path: Path, fp: IO[bytes], limit: int | None) -> Image.Image:
     head = fp.read(16)
     fp.seek(0)
     try:
-        im = Image.open(fp, formats=_FORMATS)
+        with warnings.catch_warnings():
+            # Refused as an InputError below instead of a warning printed on stderr.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(fp, formats=_FORMATS)
     except UnidentifiedImageError:
         fmt = next((name for magic, name in _SIGNATURES if head.startswith(magic)), None)
         if fmt is None and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
