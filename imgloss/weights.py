@@ -1,0 +1,473 @@
+"""Where VGG weights come from, whether they verify, and imgloss's own cache of them.
+
+Resolution order for a backbone (``vgg19`` or ``vgg16``), first file found wins:
+
+1. an explicit path (``--weights PATH``; a file, or a folder holding the file);
+2. env ``IMGLOSS_WEIGHTS`` (a file or a folder);
+3. the torch hub cache, where torchvision keeps downloads:
+   ``torch.hub.get_dir()/checkpoints/vgg19-dcbb9e9d.pth`` (``vgg16-397923af.pth``);
+4. imgloss's cache (``$IMGLOSS_CACHE``, else ``$XDG_CACHE_HOME/imgloss``, else
+   ``~/.cache/imgloss``): the compact ``vgg19-features.pt`` (``features.*`` only).
+
+A file verifies when its SHA-256 is the official one of torchvision's
+``IMAGENET1K_V1`` file (whose first 8 hex digits torchvision puts in the file name) or
+the one recorded in the cache manifest (``manifest.json``) when imgloss verified the
+source and wrote the file; and it must load with ``torch.load(weights_only=True)``
+with torchvision's exact keys and shapes. A found file that fails is refused with its
+reason; nothing found is one :class:`~imgloss.errors.WeightsError` naming every place
+looked in and the three ways to provide the file. No random network is ever used.
+
+``IMGLOSS_ALLOW_UNVERIFIED_WEIGHTS=1`` accepts a file whose hash differs but whose keys
+and shapes are right (tests, custom finetunes); :func:`unverified_in_use` lists such
+files so reports can warn. :func:`download` is the only network access imgloss makes.
+Importing this module does not import torch; library code here never prints or exits.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from imgloss.checkpoint import (
+    BACKBONES,
+    CheckpointError,
+    StateDict,
+    check_layout,
+    detect_backbone,
+    features_only,
+    read_state_dict,
+    sha256_file,
+)
+from imgloss.errors import WeightsError
+
+ENV_WEIGHTS = "IMGLOSS_WEIGHTS"
+ENV_CACHE = "IMGLOSS_CACHE"
+ENV_ALLOW_UNVERIFIED = "IMGLOSS_ALLOW_UNVERIFIED_WEIGHTS"
+MANIFEST = "manifest.json"
+#: Where a file came from, in resolution order (the env variable's name is the second).
+FROM_ARGUMENT, FROM_HUB, FROM_CACHE = "--weights", "torch hub cache", "imgloss cache"
+
+
+@dataclass(frozen=True)
+class Official:
+    """torchvision's published ``IMAGENET1K_V1`` checkpoint of one backbone.
+
+    ``sha256`` is the full hash of the file at ``url`` (its first 8 hex digits are in
+    ``filename``, which is what ``torch.hub`` checks); ``size`` is in bytes.
+    """
+
+    backbone: str
+    filename: str
+    sha256: str
+    size: int
+
+    @property
+    def url(self) -> str:
+        return f"https://download.pytorch.org/models/{self.filename}"
+
+    @property
+    def compact_name(self) -> str:
+        """imgloss's cached ``features.*``-only copy."""
+        return f"{self.backbone}-features.pt"
+
+    @property
+    def title(self) -> str:
+        return self.backbone.upper()
+
+
+OFFICIAL: dict[str, Official] = {
+    "vgg19": Official("vgg19", "vgg19-dcbb9e9d.pth",
+                      "dcbb9e9dad569fff7a846263a77324fc34978fea2bfb039c012d710e1776ae44", 574_673_361),
+    "vgg16": Official("vgg16", "vgg16-397923af.pth",
+                      "397923af8e79cdbb6a7127f12361acd7a2f83e06b05044ddf496e83de57a5bf0", 553_433_881),
+}
+
+_unverified: set[str] = set()
+
+
+@dataclass(frozen=True)
+class Location:
+    """One place looked in: ``source`` says why (``--weights``, ``IMGLOSS_WEIGHTS``,
+    ``torch hub cache``, ``imgloss cache``), ``candidates`` the files tried there."""
+
+    source: str
+    candidates: tuple[Path, ...]
+
+    def found(self) -> Path | None:
+        """The first candidate that is an existing file, or None."""
+        return next((path for path in self.candidates if path.is_file()), None)
+
+
+@dataclass(frozen=True)
+class Verified:
+    """A weights file that passed: its ``features.*`` state (on CPU) and SHA-256.
+    ``verified`` is False for a file accepted through ``IMGLOSS_ALLOW_UNVERIFIED_WEIGHTS``."""
+
+    path: Path
+    backbone: str
+    sha256: str
+    verified: bool
+    state: StateDict
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What :func:`status` saw at one candidate path. ``ok`` is None if no file is there."""
+
+    source: str
+    path: Path
+    size: int | None
+    ok: bool | None
+    verified: bool
+    detail: str
+    used: bool
+
+
+def _official(backbone: str) -> Official:
+    try:
+        return OFFICIAL[backbone]
+    except KeyError:
+        raise WeightsError(f"unknown backbone {backbone!r}; valid: {', '.join(OFFICIAL)}") from None
+
+
+def allow_unverified() -> bool:
+    """Whether ``IMGLOSS_ALLOW_UNVERIFIED_WEIGHTS`` is set to a true value."""
+    return os.environ.get(ENV_ALLOW_UNVERIFIED, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def unverified_in_use() -> list[str]:
+    """Paths of weights files loaded in this process without a verified hash."""
+    return sorted(_unverified)
+
+
+def torch_hub_dir() -> Path:
+    """``torch.hub.get_dir()``, computed from the environment when torch is not imported."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        return Path(torch.hub.get_dir())
+    xdg = os.environ.get("XDG_CACHE_HOME", os.path.join("~", ".cache"))
+    home = os.environ.get("TORCH_HOME", os.path.join(xdg, "torch"))
+    return Path(os.path.expanduser(home)) / "hub"
+
+
+def cache_dir() -> Path:
+    """imgloss's cache: ``$IMGLOSS_CACHE``, ``$XDG_CACHE_HOME/imgloss`` or ``~/.cache/imgloss``."""
+    explicit = os.environ.get(ENV_CACHE)
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME", os.path.join("~", ".cache"))
+    return Path(os.path.expanduser(xdg)) / "imgloss"
+
+
+def _given(source: str, value: str | os.PathLike[str], official: Official) -> Location:
+    path = Path(value).expanduser()
+    if path.is_dir():
+        return Location(source, (path / official.compact_name, path / official.filename))
+    return Location(source, (path,))
+
+
+def locations(backbone: str, explicit: str | os.PathLike[str] | None = None) -> list[Location]:
+    """Every place looked in for ``backbone``'s weights, in resolution order."""
+    official = _official(backbone)
+    places = []
+    if explicit is not None:
+        places.append(_given(FROM_ARGUMENT, explicit, official))
+    env = os.environ.get(ENV_WEIGHTS)
+    if env:
+        places.append(_given(ENV_WEIGHTS, env, official))
+    places.append(Location(FROM_HUB, (torch_hub_dir() / "checkpoints" / official.filename,)))
+    cache = cache_dir()
+    places.append(Location(FROM_CACHE, (cache / official.compact_name, cache / official.filename)))
+    return places
+
+
+def missing_message(backbone: str, places: list[Location]) -> str:
+    """The one message for weights found nowhere: the file, where, and the three fixes."""
+    official = _official(backbone)
+    found_in = {place.source: ", ".join(str(path) for path in place.candidates) for place in places}
+    looked = "\n".join(
+        f"    {source}: {found_in.get(source, note)}"
+        for source, note in ((FROM_ARGUMENT, "not given"), (ENV_WEIGHTS, "not set"), (FROM_HUB, ""), (FROM_CACHE, ""))
+    )
+    return (
+        f"{official.title} weights not found: {official.filename} (torchvision "
+        f"{official.title}_Weights.IMAGENET1K_V1, {official.size / 2**20:.0f} MiB, "
+        f"SHA-256 {official.sha256}).\n"
+        f"  Looked in:\n{looked}\n"
+        "  Provide it in one of three ways:\n"
+        f"    1. imgloss weights download {backbone}   (fetches {official.url})\n"
+        "    2. imgloss weights import FILE   (verifies an offline copy into the imgloss cache),\n"
+        f"       or put {official.filename} in the torch hub cache ({torch_hub_dir() / 'checkpoints'})\n"
+        f"    3. --weights PATH or {ENV_WEIGHTS}=PATH   (the file, or a folder holding it)\n"
+        "  imgloss never uses a randomly initialised network in place of missing weights."
+    )
+
+
+def find(backbone: str, explicit: str | os.PathLike[str] | None = None) -> tuple[Path, str]:
+    """The first existing weights file for ``backbone`` and the source it came from.
+
+    An explicit path or an ``IMGLOSS_WEIGHTS`` file that does not exist is an error
+    (it was asked for); nothing found anywhere raises the :func:`missing_message`.
+    """
+    places = locations(backbone, explicit)
+    for place in places:
+        path = place.found()
+        if path is not None:
+            return path, place.source
+        if place.source in (FROM_ARGUMENT, ENV_WEIGHTS) and len(place.candidates) == 1:
+            raise WeightsError(
+                f"{place.source} names {place.candidates[0]}, which does not exist.\n"
+                + missing_message(backbone, places)
+            )
+    raise WeightsError(missing_message(backbone, places))
+
+
+def _read_manifest() -> dict[str, dict[str, object]]:
+    try:
+        data = json.loads((cache_dir() / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return {}  # no manifest (or an unreadable one) vouches for nothing
+    files = data.get("files") if isinstance(data, dict) else None
+    return files if isinstance(files, dict) else {}
+
+
+def _manifest_entry(path: Path) -> dict[str, object] | None:
+    if path.parent.resolve() != cache_dir().resolve():
+        return None
+    entry = _read_manifest().get(path.name)
+    return entry if isinstance(entry, dict) else None
+
+
+def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    os.close(fd)
+    try:
+        write(Path(temp))
+        os.replace(temp, path)
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)
+
+
+def _record(name: str, entry: dict[str, object]) -> None:
+    files = _read_manifest()
+    files[name] = entry
+    text = json.dumps({"format": 1, "files": files}, indent=2, sort_keys=True) + "\n"
+    _atomic_write(cache_dir() / MANIFEST, lambda temp: temp.write_text(text))
+
+
+def _hash_problem(path: Path, digest: str, official: Official) -> str | None:
+    """None when ``digest`` is trusted for ``path``; else why not."""
+    if digest == official.sha256:
+        return None
+    entry = _manifest_entry(path)
+    if entry is None:
+        return (
+            f"SHA-256 mismatch: the file hashes to {digest}, not the official {official.title} "
+            f"{official.sha256} (prefix {official.sha256[:8]} in {official.filename})"
+        )
+    if entry.get("sha256") != digest:
+        return (
+            f"SHA-256 mismatch: the file changed since imgloss verified it (manifest "
+            f"{cache_dir() / MANIFEST} records {entry.get('sha256')}, the file hashes to {digest})"
+        )
+    if entry.get("verified") is not True:
+        return f"imported without verification ({ENV_ALLOW_UNVERIFIED}=1 was set then)"
+    return None
+
+
+def _judge(path: Path, backbone: str, state: StateDict, digest: str) -> Verified:
+    official = _official(backbone)
+    check_layout(path, state, backbone)
+    problem = _hash_problem(path, digest, official)
+    if problem and not allow_unverified():
+        raise CheckpointError(path, f"{problem}; set {ENV_ALLOW_UNVERIFIED}=1 only for test or finetuned weights")
+    return Verified(path, backbone, digest, problem is None, features_only(state))
+
+
+def verify(path: str | Path, backbone: str) -> Verified:
+    """Check one file as ``backbone`` weights and return its ``features.*`` state.
+
+    Order: format and safe loading, key set and shapes, then the hash. A failure
+    raises :class:`~imgloss.checkpoint.CheckpointError` (a :class:`WeightsError`) with
+    the reason; a wrong hash is accepted (``verified=False``) only under
+    ``IMGLOSS_ALLOW_UNVERIFIED_WEIGHTS``. Has no side effects.
+    """
+    _official(backbone)
+    path = Path(path)
+    return _judge(path, backbone, read_state_dict(path), sha256_file(path))
+
+
+def load(backbone: str, explicit: str | os.PathLike[str] | None = None) -> Verified:
+    """Resolve, verify and load ``backbone``'s weights (``features.*`` only, on CPU).
+
+    Raises :class:`WeightsError` when nothing is found or the file found is refused
+    (the message names the file, where it was found and why).
+    """
+    path, source = find(backbone, explicit)
+    try:
+        result = verify(path, backbone)
+    except CheckpointError as exc:
+        raise WeightsError(
+            f"refused {_official(backbone).title} weights {exc.path} (from {source}): {exc.reason}.\n"
+            f"  Replace or remove it: imgloss weights download {backbone}, or imgloss weights import FILE.\n"
+            "  imgloss never uses a randomly initialised network in place of refused weights."
+        ) from None
+    if not result.verified:
+        _unverified.add(str(path))
+    return result
+
+
+def status(backbone: str, explicit: str | os.PathLike[str] | None = None) -> list[Finding]:
+    """What is at every candidate path for ``backbone``, verified or not and why.
+
+    ``used`` marks the file a run would use (the first one found).
+    """
+    findings = []
+    chosen = False
+    for place in locations(backbone, explicit):
+        for path in place.candidates:
+            if not path.is_file():
+                findings.append(Finding(place.source, path, None, None, False, "not found", False))
+                continue
+            used, chosen = not chosen, True
+            try:
+                result = verify(path, backbone)
+            except CheckpointError as exc:
+                findings.append(Finding(place.source, path, path.stat().st_size, False, False, exc.reason, used))
+                continue
+            detail = "verified" if result.verified else f"accepted UNVERIFIED ({ENV_ALLOW_UNVERIFIED}=1)"
+            findings.append(
+                Finding(place.source, path, path.stat().st_size, True, result.verified,
+                        f"{detail}, SHA-256 {result.sha256[:16]}...", used)
+            )
+    return findings
+
+
+@dataclass(frozen=True)
+class Imported:
+    """A compact ``features.*`` copy written to imgloss's cache and recorded in its manifest."""
+
+    backbone: str
+    path: Path
+    sha256: str
+    verified: bool
+    source: str
+
+
+def _identify(path: Path, backbone: str, state: StateDict, digest: str) -> str:
+    if backbone != "auto":
+        _official(backbone)
+        return backbone
+    for official in OFFICIAL.values():
+        if digest == official.sha256:
+            return official.backbone
+    return detect_backbone(path, state)
+
+
+def import_file(path: str | Path, backbone: str = "auto", *, source: str | None = None) -> Imported:
+    """Verify ``path`` and store its ``features.*`` tensors compactly in imgloss's cache.
+
+    ``backbone`` is ``vgg19``, ``vgg16`` or ``auto`` (from the hash, else the key set).
+    The copy is written atomically (temp file + rename) and its SHA-256 recorded in the
+    manifest, which vouches for it from then on. ``source`` labels the origin in the
+    manifest (default: the path). Raises :class:`WeightsError` on any failure.
+    """
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"{path}: no such file")
+    state, digest = read_state_dict(path), sha256_file(path)
+    backbone = _identify(path, backbone, state, digest)
+    result = _judge(path, backbone, state, digest)
+    del state  # frees the classifier tensors (~490 MB) before the copy is written
+    target = cache_dir() / _official(backbone).compact_name
+    try:
+        _atomic_write(target, lambda temp: torch.save(result.state, temp))
+        digest = sha256_file(target)
+        _record(target.name, {
+            "backbone": backbone,
+            "sha256": digest,
+            "verified": result.verified,
+            "source": source or str(path.resolve()),
+            "source_sha256": result.sha256,
+        })
+    except OSError as exc:
+        raise WeightsError(f"cannot write to imgloss's cache {target.parent}: {exc}") from None
+    return Imported(backbone, target, digest, result.verified, source or str(path))
+
+
+Progress = Callable[[int, "int | None"], None]
+
+
+def download(backbone: str, *, url: str | None = None, progress: Progress | None = None,
+             timeout: float = 60.0) -> Imported:
+    """Fetch torchvision's official file (or ``url``, e.g. a mirror), verify, cache it.
+
+    The only network access imgloss makes, and only when called. The download goes to
+    a temporary file in the cache folder, is verified like any import, stored as the
+    compact ``features.*`` copy and then deleted. ``progress(done_bytes, total_bytes)``
+    is called as data arrives (``total`` None when the server does not say).
+    """
+    import urllib.error
+    import urllib.request
+
+    official = _official(backbone)
+    url = url or official.url
+    folder = cache_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{official.filename}.", suffix=".partial")
+    except OSError as exc:
+        raise WeightsError(f"cannot write to imgloss's cache {folder}: {exc}") from None
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
+            length = response.headers.get("Content-Length")
+            total = int(length) if length and length.isdigit() else None
+            done = 0
+            while block := response.read(1 << 20):
+                out.write(block)
+                done += len(block)
+                if progress is not None:
+                    progress(done, total)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        os.unlink(temp)
+        raise WeightsError(f"download of {url} failed: {exc}") from None
+    try:
+        return import_file(temp, backbone, source=url)
+    except CheckpointError as exc:
+        raise WeightsError(f"downloaded {url} refused: {exc.reason}") from None
+    finally:
+        os.unlink(temp)
+
+
+__all__ = [
+    "BACKBONES",
+    "ENV_ALLOW_UNVERIFIED",
+    "ENV_CACHE",
+    "ENV_WEIGHTS",
+    "Finding",
+    "Imported",
+    "Location",
+    "OFFICIAL",
+    "Official",
+    "Verified",
+    "allow_unverified",
+    "cache_dir",
+    "download",
+    "find",
+    "import_file",
+    "load",
+    "locations",
+    "missing_message",
+    "status",
+    "torch_hub_dir",
+    "unverified_in_use",
+    "verify",
+]
