@@ -1,0 +1,1 @@
+"""Deep-feature extractors shared by the feature metrics (``vgg``: perceptual and style)."""
