@@ -5,8 +5,10 @@ one value per image (shape ``N``). See ``metric-spec`` in the README for formula
 """
 from imgloss.metrics.charbonnier import charbonnier
 from imgloss.metrics.gram import gram, gram_distance
+from imgloss.metrics.perceptual import perceptual
 from imgloss.metrics.pixel import mae, mse, psnr
 from imgloss.metrics.ssim import ssim, ssim_map
+from imgloss.metrics.style import style
 from imgloss.metrics.tv import tv
 from imgloss.metrics.wavelet import dwt2
 from imgloss.metrics.wssim import wssim, wssim_terms
@@ -18,9 +20,11 @@ __all__ = [
     "gram_distance",
     "mae",
     "mse",
+    "perceptual",
     "psnr",
     "ssim",
     "ssim_map",
+    "style",
     "tv",
     "wssim",
     "wssim_terms",

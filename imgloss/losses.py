@@ -12,9 +12,11 @@ from torch import Tensor, nn
 
 from imgloss.metrics._base import MetricLoss, Reduction, reduce
 from imgloss.metrics.charbonnier import CharbonnierLoss
+from imgloss.metrics.perceptual import PerceptualLoss
 from imgloss.metrics.pixel import MAELoss, MSELoss, PSNRLoss
 from imgloss.metrics.registry import get_metric
 from imgloss.metrics.ssim import SSIMLoss
+from imgloss.metrics.style import StyleLoss
 from imgloss.metrics.tv import TVLoss
 from imgloss.metrics.vgg_loss import FeatureLoss, run_feature_losses
 from imgloss.metrics.wssim import WSSIMLoss
@@ -82,8 +84,10 @@ __all__ = [
     "MSELoss",
     "MetricLoss",
     "PSNRLoss",
+    "PerceptualLoss",
     "S3NET",
     "SSIMLoss",
+    "StyleLoss",
     "TVLoss",
     "WSSIMLoss",
 ]

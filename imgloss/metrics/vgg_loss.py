@@ -12,6 +12,7 @@ from typing import Sequence
 from torch import Tensor
 
 from imgloss.metrics._base import MetricLoss, Reduction
+from imgloss.metrics._checks import check_pair
 
 Features = dict[str, Tensor]
 
@@ -42,9 +43,13 @@ class FeatureLoss(MetricLoss):
 
 
 def run_feature_losses(losses: Sequence[FeatureLoss], x: Tensor, y: Tensor) -> list[Tensor]:
-    """Per-image values of each loss in ``losses``, one VGG forward per network."""
+    """Per-image values of each loss in ``losses``, one VGG forward per network.
+
+    ``x``, ``y``: ``N x C x H x W`` with values in [0, 1] (validated here).
+    """
     if not losses:
         return []
+    check_pair(x, y)
     from imgloss.features.vgg import extract_pair
 
     results: list[Tensor | None] = [None] * len(losses)

@@ -1,0 +1,102 @@
+"""What perceptual and style share: preset + overrides -> options, and the weighted tap sum.
+
+A :class:`VGGMetricLoss` starts from a registry preset (``registry.PRESETS``), lets any
+of backbone, taps, per-tap weights, distance and normalisation be overridden, and
+computes ``sum_l w_l * D_l`` from one VGG forward. Subclasses only say which metric
+they are, which distances they know, and :meth:`~VGGMetricLoss.tap_distance`.
+"""
+from __future__ import annotations
+
+from typing import ClassVar, Sequence
+
+import torch
+from torch import Tensor
+
+from imgloss.features.vgg import NORMALIZATIONS, extract_pair, tap_indices
+from imgloss.metrics._base import Reduction
+from imgloss.metrics._checks import check_pair
+from imgloss.metrics.registry import get_preset
+from imgloss.metrics.vgg_loss import FeatureLoss, Features
+
+
+def _total(terms: dict[str, Tensor]) -> Tensor:
+    return torch.stack(list(terms.values())).sum(dim=0)
+
+
+class VGGMetricLoss(FeatureLoss):
+    """Base of :class:`PerceptualLoss` and :class:`StyleLoss`.
+
+    ``preset`` names a registry preset of ``metric``; every other option, when given,
+    overrides it. Taps given without ``layer_weights`` weigh 1 each. ``weights`` is an
+    explicit VGG weights file (None: the resolution order of :mod:`imgloss.weights`).
+    """
+
+    metric: ClassVar[str]
+    distances: ClassVar[tuple[str, ...]]
+
+    def __init__(
+        self,
+        preset: str = "default",
+        *,
+        backbone: str | None = None,
+        taps: Sequence[str] | None = None,
+        layer_weights: Sequence[float] | None = None,
+        distance: str | None = None,
+        normalize: str | None = None,
+        weights: str | None = None,
+        reduction: Reduction = "mean",
+    ) -> None:
+        super().__init__(reduction, weights)
+        base = get_preset(self.metric, preset)
+        self.preset = preset
+        self.backbone = backbone or base.backbone
+        self.taps = tuple(taps) if taps is not None else base.taps
+        tap_indices(self.backbone, self.taps)
+        if len(set(self.taps)) != len(self.taps):
+            raise ValueError(f"taps must not repeat, got {self.taps}")
+        if layer_weights is None:
+            layer_weights = base.layer_weights if taps is None else (1.0,) * len(self.taps)
+        self.layer_weights = tuple(float(w) for w in layer_weights)
+        if len(self.layer_weights) != len(self.taps):
+            raise ValueError(
+                f"layer_weights has {len(self.layer_weights)} values for {len(self.taps)} taps {self.taps}"
+            )
+        self.distance = distance or base.distance
+        if self.distance not in self.distances:
+            raise ValueError(f"{self.metric} distance must be one of {self.distances}, got {self.distance!r}")
+        self.normalize = normalize or base.normalize
+        if self.normalize not in NORMALIZATIONS:
+            raise ValueError(f"normalize must be one of {NORMALIZATIONS}, got {self.normalize!r}")
+
+    def tap_distance(self, fx: Tensor, fy: Tensor) -> Tensor:  # pragma: no cover - abstract
+        """Per-image distance (shape ``N``) between the features of one tap."""
+        raise NotImplementedError
+
+    def terms(self, fx: Features, fy: Features) -> dict[str, Tensor]:
+        """Each tap's weighted contribution ``w_l * D_l`` (shape ``N``); they sum to the total."""
+        return {
+            tap: weight * self.tap_distance(fx[tap], fy[tap])
+            for tap, weight in zip(self.taps, self.layer_weights)
+        }
+
+    def from_features(self, fx: Features, fy: Features) -> Tensor:
+        return _total(self.terms(fx, fy))
+
+    def evaluate(self, x: Tensor, y: Tensor, breakdown: bool = False) -> Tensor | dict[str, Tensor]:
+        """Per-image values (shape ``N``) of x against y (``N x C x H x W`` in [0, 1],
+        C = 1 or 3), from one VGG forward. With ``breakdown``: a dict tap -> weighted
+        contribution (shape ``N``) plus ``"total"``, their sum."""
+        check_pair(x, y)
+        fx, fy = extract_pair(
+            x, y, backbone=self.backbone, taps=self.taps, normalize=self.normalize, weights=self.weights
+        )
+        terms = self.terms(fx, fy)
+        total = _total(terms)
+        return {**terms, "total": total} if breakdown else total
+
+    def extra_repr(self) -> str:
+        return (
+            f"preset={self.preset!r}, backbone={self.backbone!r}, taps={self.taps}, "
+            f"layer_weights={self.layer_weights}, distance={self.distance!r}, "
+            f"normalize={self.normalize!r}, reduction={self.reduction!r}"
+        )
