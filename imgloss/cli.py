@@ -16,6 +16,7 @@ from imgloss.cli_common import (
     Background, BatchSize, Device, Format, Glob, IgnoreExt, MaxPixels, Metrics, Output, Precision, Preset,
     Quiet, Recursive, Resize, Weights, Workers, check_choices, error_line, expected_failures, progress_bar, stderr,
 )
+from imgloss.cli_check import CHECK_EPILOG, check, report
 from imgloss.cli_weights import app as weights_app
 
 if TYPE_CHECKING:
@@ -33,6 +34,8 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(weights_app, name="weights")
+app.command(epilog=CHECK_EPILOG)(check)
+app.command()(report)
 
 
 COMPARE_EXAMPLES = """[bold]Examples[/]

@@ -1,0 +1,202 @@
+"""One ``imgloss check`` run after scoring: verdicts, heatmaps, JUnit cases, table, exit code.
+
+:class:`CheckWriter` wraps a report writer: before a result is passed on, it is judged
+against its limits and, when it fails and a diff folder was given, its heatmap is
+drawn. The verdict is stored as ``result.extra["check"]`` so that JSON and JSONL carry
+it (and ``imgloss report`` can show it)::
+
+    "check": {"status": "pass" | "fail" | "error",
+              "thresholds": [{"metric": "ssim", "bound": "min", "limit": 0.98}, ...],
+              "failed": [{"metric": "ssim", "bound": "min", "limit": 0.98, "value": 0.93}],
+              "message": "ssim = 0.93 < min 0.98",
+              "heatmap": "diffs/a.png.diff.png" | null}
+
+Exit code (:func:`exit_code`): 3 when the check is incomplete (a pair could not be
+read or scored, no pair was found, or a golden file has no candidate under
+``--fail-on-missing``), else 1 when a limit was broken, else 0. An incomplete check
+wins over a failed one: its failures are still listed, but "regression" would hide
+that some pairs were never checked. Prints nothing; torch loads only for heatmaps.
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from imgloss.commands import EXIT_FAILED_CHECK, EXIT_INPUT, EXIT_OK
+from imgloss.errors import ImglossError
+from imgloss.junit import JUnitCase
+from imgloss.report import RunInfo, Summary, TableWriter, Writer, format_value, json_value, render_summary
+from imgloss.results import PairResult
+from imgloss.thresholds import ThresholdSet
+
+PASS, FAIL, ERROR = "pass", "fail", "error"
+#: Table and report order: what needs attention first.
+STATUS_ORDER = {FAIL: 0, ERROR: 1, PASS: 2}
+HEATMAP_SUFFIX = ".diff.png"
+JUNIT_CLASS = "imgloss.check"
+
+
+@dataclass(frozen=True)
+class Heatmaps:
+    """Where and how failing pairs are drawn: images are re-read as the engine read them."""
+
+    folder: Path
+    background: str = "white"
+    max_pixels: int | None = None
+
+    def path_for(self, key: str) -> Path:
+        """``folder/<key>.diff.png``: the pair's relative path, so names never collide."""
+        return self.folder / (key + HEATMAP_SUFFIX)
+
+    def draw(self, result: PairResult) -> Path:
+        """Write the heatmap of ``result``'s pair; raises ImglossError or OSError."""
+        from imgloss.heatmap import write_heatmap
+        from imgloss.io import read_image
+
+        options = {"background": self.background, "max_pixels": self.max_pixels}
+        reference = read_image(result.reference, **options)  # type: ignore[arg-type]
+        candidate = read_image(result.candidate, **options)  # type: ignore[arg-type]
+        path = self.path_for(result.key)
+        write_heatmap(path, reference.tensor, candidate.tensor)
+        return path
+
+
+def judge(result: PairResult, thresholds: ThresholdSet, heatmaps: Heatmaps | None) -> dict[str, Any]:
+    """The ``check`` record of one result (see the module docstring)."""
+    if result.error is not None:
+        return {"status": ERROR, "thresholds": [], "failed": [], "message": _naming(result), "heatmap": None}
+    verdict = thresholds.judge(result)
+    record: dict[str, Any] = {
+        "status": PASS if verdict.passed else FAIL,
+        "thresholds": [t.as_json() for t in verdict.thresholds],
+        "failed": [{**t.as_json(), "value": json_value(v)} for t, v in verdict.failed],
+        "message": "; ".join(verdict.messages()),
+        "heatmap": None,
+    }
+    if heatmaps is not None and not verdict.passed:
+        try:
+            record["heatmap"] = str(heatmaps.draw(result))
+        except (ImglossError, OSError) as exc:
+            record["heatmap_error"] = str(exc)
+    return record
+
+
+def _naming(result: PairResult) -> str:
+    """The error of ``result``, led by the candidate's path unless it names a file already
+    (decoding errors do; a metric's error, such as SSIM on a 1x1 image, does not)."""
+    error = str(result.error)
+    if result.candidate in error or (result.reference is not None and result.reference in error):
+        return error
+    return f"{result.candidate}: {error}"
+
+
+class CheckWriter:
+    """A :class:`~imgloss.report.Writer` that judges each result, then hands it on."""
+
+    def __init__(self, inner: Writer, thresholds: ThresholdSet, heatmaps: Heatmaps | None) -> None:
+        self.inner, self.thresholds, self.heatmaps = inner, thresholds, heatmaps
+
+    def write(self, result: PairResult) -> None:
+        result.extra["check"] = judge(result, self.thresholds, self.heatmaps)
+        self.inner.write(result)
+
+    def close(self, summary: Summary) -> None:
+        self.inner.close(summary)
+
+    def abort(self) -> None:
+        self.inner.abort()
+
+
+def status(result: PairResult) -> str:
+    """``pass``, ``fail`` or ``error`` of a judged result."""
+    return result.extra["check"]["status"]
+
+
+@dataclass(frozen=True)
+class Unpaired:
+    """Files found on one side only: golden files with no candidate, and new candidates."""
+
+    missing: tuple[str, ...] = ()
+    extra: tuple[str, ...] = ()
+
+
+def counts_line(results: Sequence[PairResult], unpaired: Unpaired) -> str:
+    """``check: 3 passed, 1 failed, 0 errors; 1 missing candidate, 0 new candidates``."""
+    count = Counter(status(r) for r in results)
+    return (
+        f"check: {count[PASS]} passed, {count[FAIL]} failed, {count[ERROR]} errors; "
+        f"{len(unpaired.missing)} missing candidate(s), {len(unpaired.extra)} candidate(s) with no golden file"
+    )
+
+
+def exit_code(
+    results: Sequence[PairResult], unpaired: Unpaired, fail_on_missing: bool, *, accepted: bool = False
+) -> int:
+    """3 incomplete, else 1 a limit broken (unless ``accepted``: the golden files were just
+    updated to the candidates), else 0 (see the module docstring)."""
+    statuses = {status(r) for r in results}
+    if not results or ERROR in statuses or (fail_on_missing and unpaired.missing):
+        return EXIT_INPUT
+    return EXIT_FAILED_CHECK if FAIL in statuses and not accepted else EXIT_OK
+
+
+def junit_cases(results: Sequence[PairResult], unpaired: Unpaired, fail_on_missing: bool) -> list[JUnitCase]:
+    """One case per pair, then one per golden file with no candidate (an error under
+    ``--fail-on-missing``, else skipped) and per candidate with no golden file (skipped)."""
+    cases = []
+    for result in results:
+        record = result.extra["check"]
+        outcome = {PASS: "passed", FAIL: "failure", ERROR: "error"}[record["status"]]
+        limits = ", ".join(f"{t['metric']} {t['bound']} {t['limit']:g}" for t in record["thresholds"])
+        values = ", ".join(f"{name} = {format_value(v)}" for name, v in result.metrics.items())
+        details = "\n".join(
+            line
+            for line in (
+                f"reference: {result.reference}",
+                f"candidate: {result.candidate}",
+                f"values: {values}" if values else "",
+                f"thresholds: {limits}" if limits else "",
+                f"heatmap: {record['heatmap']}" if record["heatmap"] else "",
+            )
+            if line
+        )
+        cases.append(JUnitCase(result.key, JUNIT_CLASS, outcome, record["message"], details if outcome != "passed" else ""))
+    for path in unpaired.missing:
+        outcome = "error" if fail_on_missing else "skipped"
+        cases.append(JUnitCase(path, JUNIT_CLASS, outcome, "golden file has no candidate"))  # type: ignore[arg-type]
+    cases.extend(JUnitCase(path, JUNIT_CLASS, "skipped", "candidate has no golden file") for path in unpaired.extra)
+    return cases
+
+
+class CheckTableWriter(TableWriter):
+    """The terminal table of a check: failures first, a status column, the reasons."""
+
+    def __init__(self, info: RunInfo, path: Path | None, unpaired: Unpaired) -> None:
+        super().__init__(info, path)
+        self.unpaired = unpaired
+
+    def render(self, console: Console, summary: Summary) -> None:
+        table = Table(header_style="bold")
+        table.add_column("status")
+        table.add_column("pair", overflow="fold")
+        for column in self.info.columns:
+            table.add_column(f"{column} {'↑' if self.info.higher_is_better[column] else '↓'}", justify="right")
+        table.add_column("failed thresholds / error", overflow="fold")
+        style = {PASS: "green", FAIL: "bold red", ERROR: "red"}
+        for result in sorted(self.results, key=lambda r: STATUS_ORDER[status(r)]):
+            record = result.extra["check"]
+            broken = {f["metric"] for f in record["failed"]}
+            values = [
+                Text(format_value(result.metrics.get(c)), style="red" if c in broken else "") for c in self.info.columns
+            ]
+            mark = Text(record["status"].upper(), style=style[record["status"]])
+            table.add_row(mark, Text(result.key), *values, Text(record["message"]))
+        console.print(table)
+        render_summary(console, self.info, summary)
+        console.print(counts_line(self.results, self.unpaired), highlight=False)

@@ -1,0 +1,270 @@
+"""The ``imgloss check`` and ``imgloss report`` commands (registered in ``cli.py``).
+
+``check`` scores golden/candidate pairs with the thresholded metrics, judges them
+(:mod:`imgloss.check`), and writes the report, JUnit XML and heatmaps; settings not
+given on the command line come from ``[tool.imgloss]`` (:mod:`imgloss.config`).
+``report`` turns a JSON result file into one self-contained HTML page. Imports no
+torch at module level.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Optional
+
+import typer
+
+from imgloss.cli_common import (
+    Background, BatchSize, Device, Format, Glob, IgnoreExt, MaxPixels, Output, Precision, Quiet, Recursive, Resize,
+    Weights, Workers, check_choices, error_line, expected_failures, progress_bar, stderr,
+)
+
+if TYPE_CHECKING:
+    from imgloss.check import Unpaired
+    from imgloss.commands import Outcome, Prepared
+    from imgloss.config import Config
+    from imgloss.io import Pairing
+    from imgloss.report import RunInfo
+    from imgloss.results import PairResult
+    from imgloss.thresholds import ThresholdSet
+
+CHECK_EPILOG = """[bold]Examples[/]
+
+  imgloss check golden/ rendered/ --max charbonnier=0.01 --min ssim=0.98 --junit report.xml
+
+  imgloss check golden/ rendered/ --min ssim=0.98 --diff-dir diffs --format json -o results.json
+
+  imgloss report results.json -o report.html
+
+Limits are in each metric's own direction: --max for lower-is-better metrics (charbonnier, perceptual), --min for higher-is-better ones (ssim, psnr).
+
+Settings not given here come from \\[tool.imgloss] in the nearest pyproject.toml: keys as these options (batch-size, fail-on-missing, ...), limits in \\[tool.imgloss.max] and \\[tool.imgloss.min], per-folder limits in \\[\\[tool.imgloss.overrides]] (glob, max, min).
+
+Exit codes: 0 all passed, 1 a threshold failed, 2 usage or config error, 3 some inputs unreadable or missing (wins over 1), 4 VGG weights missing."""
+
+MaxLimits = Annotated[
+    Optional[list[str]],
+    typer.Option("--max", metavar="METRIC=VALUE", help="Fail a pair whose METRIC is above VALUE (repeat).", show_default=False),
+]
+MinLimits = Annotated[
+    Optional[list[str]],
+    typer.Option("--min", metavar="METRIC=VALUE", help="Fail a pair whose METRIC is below VALUE (repeat).", show_default=False),
+]
+FailOnMissing = Annotated[bool, typer.Option("--fail-on-missing", help="A golden file with no candidate fails the check (exit 3).")]
+JUnit = Annotated[Optional[Path], typer.Option("--junit", metavar="FILE", help="Write JUnit XML (one testcase per pair).", show_default=False)]
+DiffDir = Annotated[
+    Optional[Path],
+    typer.Option("--diff-dir", metavar="DIR", help="Write a heatmap PNG per failing pair (images, |error|, 1 - SSIM).", show_default=False),
+]
+UpdateGolden = Annotated[
+    bool, typer.Option("--update-golden", help="After a reviewed change: copy every candidate over the golden files, all or nothing.")
+]
+ConfigFile = Annotated[
+    Optional[Path],
+    typer.Option("--config", metavar="FILE", help="Read \\[tool.imgloss] from FILE instead of the nearest pyproject.toml.", show_default=False),
+]
+
+
+def check(
+    ctx: typer.Context,
+    golden: Annotated[Path, typer.Argument(help="Golden image or folder.", show_default=False)],
+    candidate: Annotated[Path, typer.Argument(help="Candidate image or folder (paired by relative path).", show_default=False)],
+    max_limits: MaxLimits = None,
+    min_limits: MinLimits = None,
+    fail_on_missing: FailOnMissing = False,
+    junit: JUnit = None,
+    diff_dir: DiffDir = None,
+    update_golden: UpdateGolden = False,
+    config: ConfigFile = None,
+    fmt: Format = "table",
+    output: Output = None,
+    device: Device = "auto",
+    batch_size: BatchSize = None,
+    workers: Workers = None,
+    precision: Precision = "fp32",
+    resize: Resize = "none",
+    background: Background = "white",
+    recursive: Recursive = True,
+    glob: Glob = None,
+    ignore_extension: IgnoreExt = False,
+    weights: Weights = None,
+    max_pixels: MaxPixels = None,
+    quiet: Quiet = False,
+) -> None:
+    """Gate a CI job on image regressions: every pair must stay within the thresholds."""
+    check_choices(format=fmt, precision=precision, resize=resize, background=background)
+    with expected_failures():
+        code = _run_check(ctx, golden, candidate, max_limits or [], min_limits or [], config)
+    raise typer.Exit(code)
+
+
+def _settings(ctx: typer.Context, config: Config) -> dict[str, Any]:
+    """The command's parameters, with ``[tool.imgloss]`` values for those left at default."""
+    params = dict(ctx.params)
+    for key, value in config.options.items():
+        name = key.replace("-", "_")
+        source = ctx.get_parameter_source(name)  # click's ParameterSource (vendored by newer Typer)
+        if source is None or source.name in ("DEFAULT", "DEFAULT_MAP"):
+            params[name] = value
+    return params
+
+
+def _unpaired(pairing: Pairing) -> Unpaired:
+    from imgloss.check import Unpaired
+
+    return Unpaired(tuple(map(str, pairing.unmatched_reference)), tuple(map(str, pairing.unmatched_candidate)))
+
+
+def _run_check(
+    ctx: typer.Context, golden: Path, candidate: Path, max_limits: list[str], min_limits: list[str], config_file: Path | None
+) -> int:
+    """Body of ``check``: resolve settings, score, judge, write, update; the exit code."""
+    from imgloss import commands
+    from imgloss.check import exit_code, junit_cases
+    from imgloss.config import load_config
+    from imgloss.junit import write_junit
+
+    config = load_config(config_file)
+    settings = _settings(ctx, config)
+    thresholds = _thresholds(max_limits, min_limits, config)
+    _check_destinations(settings)
+    request = commands.ScoreRequest(
+        candidate=candidate, reference=golden, metrics=thresholds.columns + config.metrics,
+        **{name: settings[name] for name in _ENGINE_SETTINGS},
+    )
+    prepared = commands.prepare(request, ())
+    unpaired = _unpaired(prepared.pairing)
+    fail_on_missing = settings["fail_on_missing"]
+    _announce(prepared.info, thresholds, unpaired, fail_on_missing)
+    prepared.info.options["check"] = {
+        "config": None if config.path is None else str(config.path),
+        "thresholds": thresholds.as_json(),
+        "fail_on_missing": fail_on_missing,
+        "missing": list(unpaired.missing),
+        "extra": list(unpaired.extra),
+    }
+    outcome = _score(prepared, thresholds, unpaired, settings)
+    if not prepared.pairs:
+        error_line(f"no image pairs found in {golden} and {candidate}")
+    if settings["junit"] is not None:
+        cases = junit_cases(outcome.results, unpaired, fail_on_missing)
+        write_junit(settings["junit"], "imgloss check", cases, outcome.summary.seconds)
+    if settings["update_golden"]:
+        return _update_golden(golden, candidate, prepared.pairing, outcome.results, unpaired, fail_on_missing)
+    return exit_code(outcome.results, unpaired, fail_on_missing)
+
+
+#: Settings passed through to the engine unchanged (ScoreRequest's field names).
+_ENGINE_SETTINGS = (
+    "device", "batch_size", "workers", "precision", "resize", "background", "max_pixels", "weights", "recursive",
+    "glob", "ignore_extension", "output",
+)
+
+
+def _thresholds(max_limits: list[str], min_limits: list[str], config: Config) -> ThresholdSet:
+    """The command line's limits merged over the config's; at least one is required."""
+    from imgloss.errors import UsageError
+    from imgloss.thresholds import merge, parse_threshold
+
+    cli = [parse_threshold(t, "max") for t in max_limits] + [parse_threshold(t, "min") for t in min_limits]
+    thresholds = merge(cli, config.thresholds)
+    if not thresholds.columns:
+        raise UsageError("check needs at least one threshold: --max METRIC=VALUE or --min METRIC=VALUE "
+                         "(or [tool.imgloss.max] / [tool.imgloss.min] in pyproject.toml)")
+    return thresholds
+
+
+def _check_destinations(settings: dict[str, Any]) -> None:
+    """Fail before any work when the JUnit file or the diff folder cannot be written
+    (``-o`` is checked by :func:`commands.prepare`)."""
+    from imgloss.errors import UsageError
+    from imgloss.report import check_writable
+
+    if settings["junit"] is not None:
+        check_writable(settings["junit"])
+    diff_dir = settings["diff_dir"]
+    if diff_dir is not None:
+        existing = next(folder for folder in (diff_dir, *diff_dir.parents) if folder.exists())
+        if not existing.is_dir():
+            raise UsageError(f"--diff-dir {diff_dir}: {existing} is not a folder")
+
+
+def _announce(info: RunInfo, thresholds: ThresholdSet, unpaired: Unpaired, fail_on_missing: bool) -> None:
+    """Direction warnings (also kept for the report) and unpaired files, one line each."""
+    warnings = thresholds.warnings()
+    info.warnings.extend(warnings)
+    for warning in warnings:
+        error_line(warning, "warning")
+    for path in unpaired.missing:
+        if fail_on_missing:
+            error_line(f"{path}: golden file has no candidate (--fail-on-missing)")
+        else:
+            error_line(f"{path}: golden file has no candidate", "warning")
+    for path in unpaired.extra:
+        error_line(f"{path}: candidate has no golden file (not checked)", "warning")
+
+
+def _score(prepared: Prepared, thresholds: ThresholdSet, unpaired: Unpaired, settings: dict[str, Any]) -> Outcome:
+    """Score and judge every pair: one stderr line per failure or error, then the summary."""
+    from imgloss import commands
+    from imgloss.check import ERROR, FAIL, CheckTableWriter, CheckWriter, Heatmaps, counts_line
+    from imgloss.report import make_writer, render_summary
+
+    fmt, output, info = settings["fmt"], settings["output"], prepared.info
+    inner = CheckTableWriter(info, output, unpaired) if fmt == "table" else make_writer(fmt, info, output)
+    diff_dir = settings["diff_dir"]
+    heatmaps = None if diff_dir is None else Heatmaps(diff_dir, settings["background"], settings["max_pixels"])
+    with progress_bar(len(prepared.pairs), settings["quiet"]) as advance:
+
+        def on_result(result: PairResult) -> None:
+            advance()
+            record = result.extra["check"]
+            if record["status"] == ERROR:
+                error_line(record["message"])
+            elif record["status"] == FAIL:
+                error_line(f"{result.key}: {record['message']}", "check failed")
+
+        outcome = commands.execute(prepared, CheckWriter(inner, thresholds, heatmaps), on_result)
+    if fmt != "table" and not settings["quiet"]:
+        render_summary(stderr, info, outcome.summary)
+        stderr.print(counts_line(outcome.results, unpaired))
+    return outcome
+
+
+def _update_golden(
+    golden: Path, candidate: Path, pairing: Pairing, results: list[PairResult], unpaired: Unpaired, fail_on_missing: bool
+) -> int:
+    """Replace the golden files when every pair was read; the exit code as if all passed."""
+    from imgloss import golden as gold
+    from imgloss.check import ERROR, exit_code, status
+    from imgloss.errors import InputError
+
+    unreadable = sum(status(r) == ERROR for r in results)
+    if unreadable or not results:
+        raise InputError(golden, f"not updated: {unreadable or 'no'} pair(s) could not be checked")
+    if golden.is_dir():
+        updates = gold.plan(golden, candidate, pairing)
+        gold.replace_tree(golden, updates)
+        count = len(updates)
+    else:
+        gold.replace_file(golden, candidate)
+        count = 1
+    error_line(f"updated {count} golden file(s) in {golden}", "info")
+    return exit_code(results, unpaired, fail_on_missing, accepted=True)
+
+
+Results = Annotated[Path, typer.Argument(help="JSON results of check or compare (--format json).", show_default=False)]
+
+
+def report(results: Results, output: Output = None) -> None:
+    """Write one self-contained HTML page (summary, sortable table, heatmaps) from JSON results."""
+    with expected_failures():
+        from imgloss.html_report import load_results, render_html
+        from imgloss.report import atomic_write_bytes, check_writable
+
+        if output is not None:
+            check_writable(output)
+        page = render_html(load_results(results), base=results.parent)
+        if output is None:
+            typer.echo(page, nl=False)
+        else:
+            atomic_write_bytes(output, page.encode("utf-8"))
