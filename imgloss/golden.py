@@ -59,6 +59,7 @@ def _link_or_copy(source: str, target: str) -> None:
 
 def replace_file(golden: Path, candidate: Path) -> None:
     """Replace the file ``golden`` by a copy of ``candidate`` (temp file, then rename)."""
+    golden = golden.resolve()
     handle, temp = tempfile.mkstemp(prefix=f".{golden.name}.", suffix=".imgloss-update", dir=golden.parent)
     os.close(handle)
     try:
@@ -71,7 +72,10 @@ def replace_file(golden: Path, candidate: Path) -> None:
 
 
 def replace_tree(golden: Path, updates: Sequence[Update]) -> None:
-    """Apply ``updates`` to the folder ``golden`` all at once (see the module docstring)."""
+    """Apply ``updates`` to the folder ``golden`` all at once (see the module docstring).
+
+    ``golden`` is resolved first, so ``.`` or a symbolic link stages beside the real folder."""
+    golden = golden.resolve()
     stage = Path(tempfile.mkdtemp(prefix=f".{golden.name}.", suffix=".imgloss-update", dir=golden.parent))
     try:
         fresh = stage / "new"

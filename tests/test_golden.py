@@ -116,3 +116,12 @@ def test_replace_file(tmp_path) -> None:
     cand.write_bytes(b"new")
     replace_file(golden, cand)
     assert golden.read_bytes() == b"new" and sorted(p.name for p in tmp_path.iterdir()) == ["c.png", "g.png"]
+
+
+def test_golden_folder_given_as_dot(folders, monkeypatch) -> None:
+    golden, cand = folders
+    monkeypatch.chdir(golden)
+    replace_tree(Path("."), plan(golden, cand, pair_inputs(golden, cand)))
+    assert snapshot(golden) == {**snapshot(golden), **snapshot(cand)}
+    assert (golden / "new.png").read_bytes() == (cand / "new.png").read_bytes()
+    assert leftovers(golden.parent) == []
