@@ -30,6 +30,7 @@ from rich.text import Text
 
 from imgloss.commands import EXIT_FAILED_CHECK, EXIT_INPUT, EXIT_OK
 from imgloss.errors import ImglossError
+from imgloss.io import Background
 from imgloss.junit import JUnitCase
 from imgloss.report import RunInfo, Summary, TableWriter, Writer, format_value, json_value, render_summary
 from imgloss.results import PairResult
@@ -47,7 +48,7 @@ class Heatmaps:
     """Where and how failing pairs are drawn: images are re-read as the engine read them."""
 
     folder: Path
-    background: str = "white"
+    background: Background = "white"
     max_pixels: int | None = None
 
     def path_for(self, key: str) -> Path:
@@ -59,11 +60,11 @@ class Heatmaps:
         from imgloss.heatmap import write_heatmap
         from imgloss.io import read_image
 
-        options = {"background": self.background, "max_pixels": self.max_pixels}
-        reference = read_image(result.reference, **options)  # type: ignore[arg-type]
-        candidate = read_image(result.candidate, **options)  # type: ignore[arg-type]
+        def read(path: str | None) -> Any:
+            return read_image(str(path), background=self.background, max_pixels=self.max_pixels).tensor
+
         path = self.path_for(result.key)
-        write_heatmap(path, reference.tensor, candidate.tensor)
+        write_heatmap(path, read(result.reference), read(result.candidate))
         return path
 
 

@@ -4,6 +4,8 @@ sample_images local edit, and one real subprocess."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -12,7 +14,7 @@ import pytest
 from PIL import Image
 
 from check_helpers import (
-    EDIT, LIMITS, SAMPLES, SIZE, error_lines, invoke, leftovers, make_folders, run_module, save, texture,
+    EDIT, LIMITS, ROOT, SAMPLES, SIZE, error_lines, invoke, leftovers, make_folders, run_module, save, texture,
 )
 from imgloss.heatmap import panel_box, picture_size
 
@@ -189,3 +191,12 @@ def test_subprocess_fail_writes_junit_and_json(folders, tmp_path) -> None:
     assert "Traceback" not in done.stderr
     assert ET.parse(junit).getroot().find("testsuite").get("failures") == "1"  # type: ignore[union-attr]
     assert len(json.loads(out.read_text())["results"]) == 3
+
+
+def test_check_modules_import_no_torch() -> None:
+    code = (
+        "import sys, imgloss.cli, imgloss.cli_check, imgloss.check, imgloss.config, imgloss.thresholds, "
+        "imgloss.junit, imgloss.golden, imgloss.html_report; print('torch' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert done.stdout.strip() == "False", done.stderr
