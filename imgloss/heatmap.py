@@ -26,7 +26,7 @@ from imgloss.report import atomic_write_bytes
 #: Pixels between panels, and the height of the label strip above them.
 GAP = 4
 LABEL_HEIGHT = 14
-PANELS = ("reference", "candidate", "abs error", "1 - SSIM")
+PANELS = ("reference", "candidate", "absolute error", "1 - SSIM")
 #: The smallest full scale of a map, so that noise-free pairs are not blown up.
 MIN_SCALE = 1 / 255
 
