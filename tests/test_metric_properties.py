@@ -312,3 +312,17 @@ def test_loss_modules_validate_options_at_construction() -> None:
         WSSIMLoss(wavelet="nope")
     with pytest.raises(ValueError, match="wavelet"):
         wssim(torch.rand(1, 1, 4, 4), torch.rand(1, 1, 4, 4), wavelet="nope", levels=0)
+
+
+def test_cached_constants_first_built_under_inference_mode_still_support_autograd() -> None:
+    from imgloss.metrics import ssim as ssim_module
+    from imgloss.metrics import wavelet as wavelet_module
+
+    ssim_module._gaussian_1d.cache_clear()
+    wavelet_module._symmetric_index.cache_clear()
+    x, y = torch.rand(1, 1, 16, 16), torch.rand(1, 1, 16, 16)
+    with torch.inference_mode():
+        ssim(x, y), wssim(x, y)
+    x.requires_grad_(True)
+    (ssim(x, y) + wssim(x, y)).sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0

@@ -31,9 +31,12 @@ Padding = Literal["valid", "same"]
 @lru_cache(maxsize=None)
 def _gaussian_1d(dtype: torch.dtype, device: torch.device) -> Tensor:
     """The normalised 11-tap Gaussian (sigma 1.5), built in float64 then cast."""
-    coords = torch.arange(WINDOW_SIZE, dtype=torch.float64) - WINDOW_SIZE // 2
-    g = torch.exp(-(coords**2) / (2 * SIGMA**2))
-    return (g / g.sum()).to(dtype=dtype, device=device)
+    # A normal tensor even when first built under inference_mode: it is cached and
+    # later used by autograd.
+    with torch.inference_mode(False):
+        coords = torch.arange(WINDOW_SIZE, dtype=torch.float64) - WINDOW_SIZE // 2
+        g = torch.exp(-(coords**2) / (2 * SIGMA**2))
+        return (g / g.sum()).to(dtype=dtype, device=device)
 
 
 def _blur(x: Tensor, padding: Padding) -> Tensor:

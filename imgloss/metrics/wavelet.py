@@ -33,8 +33,9 @@ def filters(wavelet: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
 @lru_cache(maxsize=None)
 def _symmetric_index(n: int, left: int, right: int, device: torch.device) -> Tensor:
     """Indices of the half-sample symmetric extension of a length-``n`` axis."""
-    i = torch.arange(-left, n + right) % (2 * n)
-    return torch.where(i < n, i, 2 * n - 1 - i).to(device)
+    with torch.inference_mode(False):  # cached, then used by autograd: never an inference tensor
+        i = torch.arange(-left, n + right) % (2 * n)
+        return torch.where(i < n, i, 2 * n - 1 - i).to(device)
 
 
 def _analysis(x: Tensor, lo: Tensor, hi: Tensor, dim: int) -> tuple[Tensor, Tensor]:
