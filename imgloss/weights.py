@@ -2,8 +2,9 @@
 
 Resolution order for a backbone (``vgg19`` or ``vgg16``), first file found wins:
 
-1. an explicit path (``--weights PATH``; a file, or a folder holding the file);
-2. env ``IMGLOSS_WEIGHTS`` (a file or a folder);
+1. an explicit path (``--weights PATH``; a file, or a folder holding the file; it
+   must be there, never skipped);
+2. env ``IMGLOSS_WEIGHTS`` (a file, which must exist, or a folder);
 3. the torch hub cache, where torchvision keeps downloads:
    ``torch.hub.get_dir()/checkpoints/vgg19-dcbb9e9d.pth`` (``vgg16-397923af.pth``);
 4. imgloss's cache (``$IMGLOSS_CACHE``, else ``$XDG_CACHE_HOME/imgloss``, else
@@ -210,18 +211,20 @@ def missing_message(backbone: str, places: list[Location]) -> str:
 def find(backbone: str, explicit: str | os.PathLike[str] | None = None) -> tuple[Path, str]:
     """The first existing weights file for ``backbone`` and the source it came from.
 
-    An explicit path or an ``IMGLOSS_WEIGHTS`` file that does not exist is an error
-    (it was asked for); nothing found anywhere raises the :func:`missing_message`.
+    What was asked for is not skipped: an explicit path (file or folder) without the
+    file, or an ``IMGLOSS_WEIGHTS`` file that does not exist, is an error; an
+    ``IMGLOSS_WEIGHTS`` folder without it passes on to the caches. Nothing found
+    anywhere raises the :func:`missing_message`.
     """
     places = locations(backbone, explicit)
     for place in places:
         path = place.found()
         if path is not None:
             return path, place.source
-        if place.source in (FROM_ARGUMENT, ENV_WEIGHTS) and len(place.candidates) == 1:
+        if place.source == FROM_ARGUMENT or (place.source == ENV_WEIGHTS and len(place.candidates) == 1):
+            names = " nor ".join(str(candidate) for candidate in place.candidates)
             raise WeightsError(
-                f"{place.source} names {place.candidates[0]}, which does not exist.\n"
-                + missing_message(backbone, places)
+                f"{place.source} asks for {names}, which does not exist.\n" + missing_message(backbone, places)
             )
     raise WeightsError(missing_message(backbone, places))
 

@@ -71,8 +71,20 @@ def test_missing_weights_name_the_file_every_location_and_the_fixes(isolated: Pa
 
 
 def test_an_explicit_path_that_does_not_exist_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(WeightsError, match=r"--weights names .*nowhere\.pth, which does not exist"):
+    with pytest.raises(WeightsError, match=r"--weights asks for .*nowhere\.pth, which does not exist"):
         weights.load("vgg19", tmp_path / "nowhere.pth")
+    with pytest.raises(WeightsError, match=r"--weights asks for .*vgg16-features\.pt nor .*vgg16-397923af\.pth"):
+        weights.load("vgg16", tmp_path)  # an explicit folder without the file is not skipped either
+
+
+def test_an_env_folder_without_the_file_passes_on_to_the_caches(
+    monkeypatch: pytest.MonkeyPatch, isolated: Path, standin_dir: Path
+) -> None:
+    monkeypatch.setenv("IMGLOSS_WEIGHTS", str(isolated))
+    hub = isolated / "torch-home" / "hub" / "checkpoints" / "vgg19-dcbb9e9d.pth"
+    hub.parent.mkdir(parents=True)
+    shutil.copy(standin_file(standin_dir), hub)
+    assert weights.find("vgg19") == (hub, "torch hub cache")
 
 
 def test_resolution_order(monkeypatch: pytest.MonkeyPatch, isolated: Path, standin_dir: Path) -> None:
