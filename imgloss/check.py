@@ -71,7 +71,7 @@ class Heatmaps:
 def judge(result: PairResult, thresholds: ThresholdSet, heatmaps: Heatmaps | None) -> dict[str, Any]:
     """The ``check`` record of one result (see the module docstring)."""
     if result.error is not None:
-        return {"status": ERROR, "thresholds": [], "failed": [], "message": _naming(result), "heatmap": None}
+        return {"status": ERROR, "thresholds": [], "failed": [], "message": result.error, "heatmap": None}
     verdict = thresholds.judge(result)
     record: dict[str, Any] = {
         "status": PASS if verdict.passed else FAIL,
@@ -86,15 +86,6 @@ def judge(result: PairResult, thresholds: ThresholdSet, heatmaps: Heatmaps | Non
         except (ImglossError, OSError) as exc:
             record["heatmap_error"] = str(exc)
     return record
-
-
-def _naming(result: PairResult) -> str:
-    """The error of ``result``, led by the candidate's path unless it names a file already
-    (decoding errors do; a metric's error, such as SSIM on a 1x1 image, does not)."""
-    error = str(result.error)
-    if result.candidate in error or (result.reference is not None and result.reference in error):
-        return error
-    return f"{result.candidate}: {error}"
 
 
 class CheckWriter:

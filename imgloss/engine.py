@@ -334,7 +334,10 @@ class Evaluator:
             self.stats.compute_seconds += time.perf_counter() - tick
             self.stats.batches += 1
             for item, outcome in zip(batch, scored):
-                done[item.index] = _result(pairs[item.index], item, outcome)
+                pair = pairs[item.index]
+                # Metric failures name the file, as decoding failures do.
+                outcome.errors = [f"{pair.candidate}: {error}" for error in outcome.errors]
+                done[item.index] = _result(pair, item, outcome)
 
         iterator = iter(loader)
         while True:

@@ -353,7 +353,7 @@ def render_summary(console: Console, info: RunInfo, summary: Summary) -> None:
     if summary.metrics:
         console.print(table)
     console.print(
-        f"{summary.scored} pair(s) scored, {summary.failed} failed, {summary.unmatched} unmatched "
+        f"{summary.scored} pair(s) scored, {summary.failed} with errors, {summary.unmatched} unmatched "
         f"on {summary.device} in {summary.seconds:.2f} s ({summary.pairs_per_second:.1f} pairs/s)",
         highlight=False,
     )

@@ -132,7 +132,7 @@ def test_table_format_shows_arrows_and_summary(folders) -> None:
     result = invoke("compare", ref / "a.png", cand / "a.png", "-m", "ssim", "-m", "charbonnier")
     assert result.exit_code == 0, result.output
     assert "ssim ↑" in result.stdout and "charbonnier ↓" in result.stdout
-    assert "1 pair(s) scored, 0 failed, 0 unmatched on cpu" in result.stdout
+    assert "1 pair(s) scored, 0 with errors, 0 unmatched on cpu" in result.stdout
     want = expected(ref / "a.png", cand / "a.png")
     assert f"{want['ssim']:.6g}" in result.stdout
 

@@ -85,14 +85,14 @@ def test_out_of_memory_on_one_cpu_pair_is_an_error_row(tmp_path: Path, monkeypat
 
     monkeypatch.setattr(ev, "_score", always)
     results = list(ev.run(pairs))
-    assert [r.error for r in results] == ["out of memory even for a single pair on the CPU"] * 2
+    assert [r.error for r in results] == [f"{p.candidate}: out of memory even for a single pair on the CPU" for p in pairs]
 
 
 def test_metric_failure_is_an_error_row_and_other_metrics_still_computed(tmp_path: Path) -> None:
     pairs = make_pairs(tmp_path, [(8, 8), (24, 24)])
     results = list(evaluator("ssim", "charbonnier", workers=0).run(pairs))
     small, large = results
-    assert small.error is not None and small.error.startswith("ssim: images of 8x8 px")
+    assert small.error is not None and small.error.startswith(f"{pairs[0].candidate}: ssim: images of 8x8 px")
     assert "charbonnier" in small.metrics and "ssim" not in small.metrics
     assert large.ok and set(large.metrics) == {"ssim", "charbonnier"}
 
