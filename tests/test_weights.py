@@ -18,7 +18,7 @@ import torch
 import imgloss.weights as weights
 from imgloss.checkpoint import CheckpointError, feature_shapes, full_shapes, sha256_file
 from imgloss.errors import WeightsError
-from vgg_fixtures import isolated, no_network, standin_dir, standin_file, standin_state, use_standin  # noqa: F401
+from vgg_fixtures import isolated, no_network, standin_dir, standin_file, use_standin  # noqa: F401
 
 OFFICIAL19 = weights.OFFICIAL["vgg19"]
 
@@ -154,7 +154,7 @@ class RunsCode:
 
 def _write_corrupt(kind: str, path: Path, good: Path) -> None:
     data = good.read_bytes()
-    state = standin_state("vgg19")
+    state = torch.load(good, weights_only=True)
     if kind == "empty":
         path.write_bytes(b"")
     elif kind == "truncated":
@@ -219,7 +219,7 @@ def test_a_verified_import_is_recorded_and_a_tampered_copy_refused(official_stan
 
     loaded = weights.load("vgg19")  # found in the cache, vouched for by the manifest
     assert loaded.path == imported.path and loaded.verified
-    assert loaded.state.keys() == standin_state("vgg19").keys()  # features only, no classifier
+    assert loaded.state.keys() == feature_shapes("vgg19").keys()  # features only, no classifier
 
     state = torch.load(imported.path, weights_only=True)
     state["features.0.bias"] = state["features.0.bias"] + 1  # valid layout, different bytes
