@@ -33,9 +33,6 @@ app = typer.Typer(
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.add_typer(weights_app, name="weights")
-app.command(epilog=CHECK_EPILOG)(check)
-app.command()(report)
 
 
 COMPARE_EXAMPLES = """[bold]Examples[/]
@@ -135,6 +132,10 @@ def run_scoring(request: ScoreRequest, fmt: str, quiet: bool) -> int:
         return outcome.exit_code
 
 
+app.command(epilog=CHECK_EPILOG)(check)
+app.command()(report)
+
+
 @app.command("metrics")
 def list_metrics() -> None:
     """List every metric and preset: direction, weights, range, source."""
@@ -172,6 +173,9 @@ def version_callback(value: bool) -> None:
     if value:
         typer.echo(f"imgloss {__version__}")
         raise typer.Exit()
+
+
+app.add_typer(weights_app, name="weights")
 
 
 @app.callback()
