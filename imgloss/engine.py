@@ -164,6 +164,18 @@ class _PairDataset(Dataset):
         return xt, yt, tuple(notes)
 
 
+def _exact_fp32(exact: bool) -> Any:
+    """Turn off cuDNN's TF32 convolutions (on by default, ~1e-3 relative error) while
+    scoring in fp32: reported numbers match the CPU; --precision bf16/fp16 trades that."""
+    cudnn = torch.backends.cudnn
+    return cudnn.flags(
+        enabled=cudnn.enabled,
+        benchmark=cudnn.benchmark,
+        deterministic=cudnn.deterministic,
+        allow_tf32=cudnn.allow_tf32 and not exact,
+    )
+
+
 def _worker_init(_: int) -> None:
     """Decoding workers use one thread each; the main process keeps the rest."""
     torch.set_num_threads(1)
@@ -275,7 +287,7 @@ class Evaluator:
         x = None
         if items[0].x is not None:
             x = torch.stack([item.x for item in items]).to(device, torch.float32, non_blocking=non_blocking)  # type: ignore[misc]
-        with torch.inference_mode():
+        with torch.inference_mode(), _exact_fp32(self.dtype == torch.float32):
             values, failures = self._metric_values(x, y)
         names = list(values)
         table = torch.stack([values[n].to(torch.float64) for n in names]).cpu().tolist() if names else []
