@@ -198,6 +198,7 @@ class RunStats:
 #: Rough bytes of working memory per pixel of one pair, to size batches from free memory.
 _BYTES_PER_PIXEL = {"pixel": 400, "vgg": 2600}
 _MAX_AUTO_BATCH = 64
+_CPU_BATCH_PIXELS = 256 * 256
 
 
 class Evaluator:
@@ -312,16 +313,20 @@ class Evaluator:
     # ---------------------------------------------------------------- batching
 
     def batch_size_for(self, shape: tuple[int, ...]) -> int:
-        """``--batch-size``, or as many pairs of this size as a quarter of free memory holds."""
+        """``--batch-size``, or as many pairs of this size as a quarter of free memory
+        holds; on the CPU also no more than ``_CPU_BATCH_PIXELS`` pixels per batch (large
+        CPU batches only thrash the cache: per-pair time grows with the batch)."""
         if self.options.batch_size is not None:
             return self.options.batch_size
         pixels = shape[-1] * shape[-2] * shape[-3]
         per_pair = pixels * _BYTES_PER_PIXEL["vgg" if self._feature_losses else "pixel"]
         if self.device.type == "cuda":
             free = torch.cuda.mem_get_info(self.device)[0]
+            limit = _MAX_AUTO_BATCH
         else:
             free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-        return int(max(1, min(_MAX_AUTO_BATCH, free // 4 // max(per_pair, 1))))
+            limit = min(_MAX_AUTO_BATCH, _CPU_BATCH_PIXELS // (shape[-1] * shape[-2]))
+        return int(max(1, min(limit, free // 4 // max(per_pair, 1))))
 
     def run(self, pairs: Sequence[Pair]) -> Iterator[PairResult]:
         """Score ``pairs``; yields one :class:`PairResult` per pair, in input order."""

@@ -1,9 +1,11 @@
 """Argument validation shared by every metric: rank, dtype, shape, NaN and range.
 
 Each check raises ``ValueError`` (``TypeError`` for non-tensors) naming the argument;
-none uses ``assert``. Range and finiteness checks are a single reduction each.
+none uses ``assert``. Range and finiteness share one fused min/max reduction.
 """
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import Tensor
@@ -26,16 +28,15 @@ def check_image(name: str, x: object, *, unit_range: bool = True) -> Tensor:
         )
     if x.numel() == 0:
         raise ValueError(f"{name} is empty (shape {tuple(x.shape)})")
-    if unit_range:
-        if not bool(((x >= 0) & (x <= 1)).all()):
-            if not bool(torch.isfinite(x).all()):
-                raise ValueError(f"{name} contains NaN or infinite values")
-            raise ValueError(
-                f"{name} has values outside [0, 1] (min {x.min().item():.4g}, "
-                f"max {x.max().item():.4g}); this metric assumes data range 1"
-            )
-    elif not bool(torch.isfinite(x).all()):
+    # One fused reduction (min and max propagate NaN) and one sync answer both checks.
+    low, high = (float(v) for v in torch.aminmax(x.detach()))
+    if not (math.isfinite(low) and math.isfinite(high)):
         raise ValueError(f"{name} contains NaN or infinite values")
+    if unit_range and not (low >= 0 and high <= 1):
+        raise ValueError(
+            f"{name} has values outside [0, 1] (min {low:.4g}, max {high:.4g}); "
+            "this metric assumes data range 1"
+        )
     return x
 
 

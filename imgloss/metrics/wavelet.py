@@ -42,7 +42,12 @@ def _analysis(x: Tensor, lo: Tensor, hi: Tensor, dim: int) -> tuple[Tensor, Tens
     """One-axis analysis step along ``dim`` (-1 or -2): returns (low, high)."""
     length = lo.numel()
     n = x.shape[dim]
-    x = x.index_select(dim, _symmetric_index(n, length - 2, length - 1, x.device))
+    # pywt's coefficient k is sum_m f[m] x[2k + 1 - m]: extend by L - 2 on the left and by
+    # just enough on the right for floor((n + L - 1) / 2) outputs (none for even Haar).
+    left = length - 2
+    right = 2 * ((n + length - 1) // 2 - 1) + length - n - left
+    if left or right:
+        x = x.index_select(dim, _symmetric_index(n, left, right, x.device))
     channels = x.shape[1]
     # conv2d correlates, so the filters are reversed to convolve.
     bank = torch.stack([lo.flip(0), hi.flip(0)])  # 2 x L
