@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from imgloss.cli_common import Weights, expected_failures, stderr
@@ -76,7 +75,9 @@ def status(
                 if finding.used:
                     state += " [bold](used)[/]" if finding.ok else " [bold](found first: runs stop here)[/]"
                 table.add_row(name, finding.source, str(finding.path), _size(finding.size), state)
-    Console(soft_wrap=False).print(table)
+    from imgloss.report import stdout_console
+
+    stdout_console().print(table)
     _unverified_note()
 
 
