@@ -350,7 +350,7 @@ def render_summary(console: Console, info: RunInfo, summary: Summary) -> None:
             m.worst_key,
             format_value(m.worst_value),
         )
-    if summary.metrics:
+    if summary.scored > 1:  # for one pair the table above says it all
         console.print(table)
     console.print(
         f"{summary.scored} pair(s) scored, {summary.failed} with errors, {summary.unmatched} unmatched "
