@@ -141,6 +141,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to a temp file beside ``path``, then rename it into place."""
     handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     try:
+        os.fchmod(handle, 0o644)  # mkstemp's 0600 would hide reports from CI artifact readers
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
         os.replace(temp, path)

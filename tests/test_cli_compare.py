@@ -305,3 +305,11 @@ def test_help_imports_no_torch_and_is_fast() -> None:
     assert proc.stdout.strip() == "False", proc.stderr
     help_run = run_module("--help")
     assert help_run.returncode == 0 and "compare" in help_run.stdout and "weights" in help_run.stdout
+
+
+def test_json_output_file_is_world_readable(folders, tmp_path) -> None:
+    ref, cand, _ = folders
+    out = tmp_path / "scores.json"
+    assert invoke("compare", ref / "a.png", cand / "a.png", "-m", "mae", "-f", "json", "-o", out).exit_code == 0
+    assert out.stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp file left
