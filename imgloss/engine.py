@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import time
 from collections import OrderedDict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 
@@ -97,11 +98,29 @@ def resolve_device(spec: str) -> torch.device:
     return device
 
 
-def default_workers(n_pairs: int) -> int:
-    """Cores - 1 decoding workers, none for tiny jobs."""
+def default_workers(n_pairs: int, device: torch.device) -> int:
+    """Decoding workers: none for tiny jobs; with a GPU, cores - 1 (decoding is the
+    bottleneck there); on the CPU, cores // 8 (at least 1), as the metrics need the
+    other cores (measured: 15 workers beside 16 compute threads were 10% slower than none)."""
     if n_pairs < SMALL_JOB:
         return 0
-    return max(0, min((os.cpu_count() or 1) - 1, n_pairs // 2))
+    cores = os.cpu_count() or 1
+    wanted = cores - 1 if device.type != "cpu" else max(1, cores // 8)
+    return max(0, min(cores - 1, wanted, n_pairs // 2))
+
+
+@contextmanager
+def _cpu_threads_beside(workers: int, device: torch.device) -> Iterator[None]:
+    """On the CPU, leave one core per decoding worker: torch computes on the rest."""
+    threads = torch.get_num_threads()
+    share = device.type == "cpu" and workers > 0
+    if share:
+        torch.set_num_threads(max(1, min(threads, (os.cpu_count() or 1) - workers)))
+    try:
+        yield
+    finally:
+        if share:
+            torch.set_num_threads(threads)
 
 
 # --------------------------------------------------------------------------- decoding
@@ -331,7 +350,7 @@ class Evaluator:
     def run(self, pairs: Sequence[Pair]) -> Iterator[PairResult]:
         """Score ``pairs``; yields one :class:`PairResult` per pair, in input order."""
         started = time.perf_counter()
-        workers = default_workers(len(pairs)) if self.options.workers is None else self.options.workers
+        workers = default_workers(len(pairs), self.device) if self.options.workers is None else self.options.workers
         loader = DataLoader(
             _PairDataset(pairs, self.options),
             batch_size=None,
@@ -356,32 +375,33 @@ class Evaluator:
                 outcome.errors = [f"{pair.candidate}: {error}" for error in outcome.errors]
                 done[item.index] = _result(pair, item, outcome)
 
-        iterator = iter(loader)
-        while True:
-            tick = time.perf_counter()
-            item = next(iterator, None)
-            self.stats.wait_seconds += time.perf_counter() - tick
-            if item is None:
-                break
-            if item.error is not None:
-                done[item.index] = _result(pairs[item.index], item, _Scored({}, [item.error]))
-            else:
-                key = (tuple(item.y.shape), item.x is None)  # type: ignore[union-attr]
-                bucket = buckets.setdefault(key, [])
-                bucket.append(item)
-                if len(bucket) >= self.batch_size_for(key[0]):
-                    finish(buckets.pop(key))
-            # A rare size must not hold back the stream: flush the oldest waiting bucket.
-            if buckets and item.index - next(iter(buckets.values()))[0].index > 4 * _MAX_AUTO_BATCH:
-                finish(buckets.popitem(last=False)[1])
+        with _cpu_threads_beside(workers, self.device):
+            iterator = iter(loader)
+            while True:
+                tick = time.perf_counter()
+                item = next(iterator, None)
+                self.stats.wait_seconds += time.perf_counter() - tick
+                if item is None:
+                    break
+                if item.error is not None:
+                    done[item.index] = _result(pairs[item.index], item, _Scored({}, [item.error]))
+                else:
+                    key = (tuple(item.y.shape), item.x is None)  # type: ignore[union-attr]
+                    bucket = buckets.setdefault(key, [])
+                    bucket.append(item)
+                    if len(bucket) >= self.batch_size_for(key[0]):
+                        finish(buckets.pop(key))
+                # A rare size must not hold back the stream: flush the oldest waiting bucket.
+                if buckets and item.index - next(iter(buckets.values()))[0].index > 4 * _MAX_AUTO_BATCH:
+                    finish(buckets.popitem(last=False)[1])
+                while next_out in done:
+                    yield done.pop(next_out)
+                    next_out += 1
+            for bucket in buckets.values():
+                finish(bucket)
             while next_out in done:
                 yield done.pop(next_out)
                 next_out += 1
-        for bucket in buckets.values():
-            finish(bucket)
-        while next_out in done:
-            yield done.pop(next_out)
-            next_out += 1
         self.stats.pairs += len(pairs)
         self.stats.seconds += time.perf_counter() - started
 

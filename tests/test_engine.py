@@ -178,3 +178,26 @@ def test_cuda_matches_cpu(tmp_path: Path) -> None:
     gpu_eval = Evaluator(EngineOptions(metrics=metrics, device="cuda", workers=2))
     assert gpu_eval.device.type == "cuda"
     assert values(gpu_eval.run(pairs)) == pytest.approx(cpu, rel=1e-5, abs=1e-6)
+
+
+def test_default_workers_by_device(monkeypatch) -> None:
+    monkeypatch.setattr(engine.os, "cpu_count", lambda: 16)
+    cpu, gpu = torch.device("cpu"), torch.device("cuda")
+    assert engine.default_workers(4, gpu) == 0  # tiny job: decode in the main process
+    assert engine.default_workers(1000, gpu) == 15
+    assert engine.default_workers(1000, cpu) == 2
+    monkeypatch.setattr(engine.os, "cpu_count", lambda: 2)
+    assert engine.default_workers(1000, cpu) == 1
+
+
+def test_cpu_threads_are_shared_with_workers_and_restored(tmp_path: Path, monkeypatch) -> None:
+    pairs = make_pairs(tmp_path, [(16, 16)] * 4)
+    ev = evaluator("mae", workers=1)
+    before = torch.get_num_threads()
+    seen = []
+    real = ev._score
+    monkeypatch.setattr(ev, "_score", lambda items, device: (seen.append(torch.get_num_threads()), real(items, device))[1])
+    assert len(list(ev.run(pairs))) == 4
+    cores = engine.os.cpu_count() or 1
+    assert seen and all(t == max(1, min(before, cores - 1)) for t in seen)
+    assert torch.get_num_threads() == before
