@@ -32,7 +32,9 @@ from imgloss.commands import EXIT_FAILED_CHECK, EXIT_INPUT, EXIT_OK
 from imgloss.errors import ImglossError
 from imgloss.io import Background
 from imgloss.junit import JUnitCase
-from imgloss.report import RunInfo, Summary, TableWriter, Writer, format_value, json_value, render_summary
+from imgloss.report import (
+    RunInfo, Summary, TableWriter, Writer, column_header, format_value, json_value, render_summary,
+)
 from imgloss.results import PairResult
 from imgloss.thresholds import ThresholdSet
 
@@ -178,7 +180,7 @@ class CheckTableWriter(TableWriter):
         table.add_column("status")
         table.add_column("pair", overflow="fold")
         for column in self.info.columns:
-            table.add_column(f"{column} {'↑' if self.info.higher_is_better[column] else '↓'}", justify="right")
+            table.add_column(column_header(column, self.info.higher_is_better[column]), justify="right")
         table.add_column("failed thresholds / error", overflow="fold")
         style = {PASS: "green", FAIL: "bold red", ERROR: "red"}
         for result in sorted(self.results, key=lambda r: STATUS_ORDER[status(r)]):

@@ -204,42 +204,48 @@ def result_json(result: PairResult) -> dict[str, Any]:
     }
 
 
-class CSVWriter:
+class _StreamingWriter:
+    """Writes each result as it arrives into a :class:`_Sink`; commits on close."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.sink = _Sink(path)
+
+    def emit(self, result: PairResult) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def write(self, result: PairResult) -> None:
+        self.emit(result)
+        self.sink.stream.flush()
+
+    def close(self, summary: Summary) -> None:
+        self.sink.commit()
+
+    def abort(self) -> None:
+        self.sink.abort()
+
+
+class CSVWriter(_StreamingWriter):
     """Streams ``reference,candidate,<metric>...,error`` rows as results arrive."""
 
     def __init__(self, info: RunInfo, path: Path | None) -> None:
-        self.info = info
-        self.sink = _Sink(path)
+        super().__init__(path)
+        self.columns = info.columns
         self.csv = csv.writer(self.sink.stream)
         self.csv.writerow(["reference", "candidate", *info.columns, "error"])
 
-    def write(self, result: PairResult) -> None:
-        values = [format_value(result.metrics.get(c)) for c in self.info.columns]
+    def emit(self, result: PairResult) -> None:
+        values = [format_value(result.metrics.get(c)) for c in self.columns]
         self.csv.writerow([result.reference or "", result.candidate, *values, result.error or ""])
-        self.sink.stream.flush()
-
-    def close(self, summary: Summary) -> None:
-        self.sink.commit()
-
-    def abort(self) -> None:
-        self.sink.abort()
 
 
-class JSONLWriter:
+class JSONLWriter(_StreamingWriter):
     """Streams one result object per line."""
 
     def __init__(self, info: RunInfo, path: Path | None) -> None:
-        self.sink = _Sink(path)
+        super().__init__(path)
 
-    def write(self, result: PairResult) -> None:
+    def emit(self, result: PairResult) -> None:
         self.sink.stream.write(json.dumps(result_json(result), allow_nan=False) + "\n")
-        self.sink.stream.flush()
-
-    def close(self, summary: Summary) -> None:
-        self.sink.commit()
-
-    def abort(self) -> None:
-        self.sink.abort()
 
 
 class JSONWriter:
@@ -314,7 +320,8 @@ def stdout_console() -> Console:
     return Console(width=None if sys.stdout.isatty() else 240)
 
 
-def _header(column: str, higher: bool) -> str:
+def column_header(column: str, higher: bool) -> str:
+    """``ssim ↑``: the column name and the better direction."""
     return f"{column} {'↑' if higher else '↓'}"
 
 
@@ -324,7 +331,7 @@ def render(console: Console, info: RunInfo, results: Sequence[PairResult], summa
     table = Table(header_style="bold")
     table.add_column("pair", overflow="fold", min_width=8)
     for index, column in enumerate(info.columns):
-        header = _header(column, info.higher_is_better[column])
+        header = column_header(column, info.higher_is_better[column])
         width = max([len(header)] + [len(row[index]) for row in rows])
         table.add_column(header, justify="right", no_wrap=True, min_width=width)
     errors = any(r.error for r in results)
@@ -345,7 +352,7 @@ def render_summary(console: Console, info: RunInfo, summary: Summary) -> None:
         table.add_column(name, justify="left" if name in ("metric", "worst pair") else "right")
     for column, m in summary.metrics.items():
         table.add_row(
-            _header(column, info.higher_is_better[column]),
+            column_header(column, info.higher_is_better[column]),
             format_value(m.mean),
             format_value(m.median),
             m.worst_key,
