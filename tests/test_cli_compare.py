@@ -313,3 +313,16 @@ def test_json_output_file_is_world_readable(folders, tmp_path) -> None:
     assert invoke("compare", ref / "a.png", cand / "a.png", "-m", "mae", "-f", "json", "-o", out).exit_code == 0
     assert out.stat().st_mode & 0o777 == 0o644
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp file left
+
+
+def test_subprocess_missing_weights_exit_4_before_any_output(folders, tmp_path) -> None:
+    ref, cand, _ = folders
+    env = {"TORCH_HOME": str(tmp_path / "th"), "IMGLOSS_CACHE": str(tmp_path / "ic"), "XDG_CACHE_HOME": str(tmp_path / "x")}
+    env = {**env, "IMGLOSS_WEIGHTS": "", "IMGLOSS_ALLOW_UNVERIFIED_WEIGHTS": ""}
+    out = tmp_path / "scores.csv"
+    proc = run_module("compare", ref, cand, "-m", "ssim,perceptual", "-f", "csv", "-o", out, env=env)
+    assert proc.returncode == 4, proc.stderr
+    assert proc.stdout == "" and not out.exists() and not out.with_name("scores.csv.partial").exists()
+    assert "vgg19-dcbb9e9d.pth" in proc.stderr and "imgloss weights download vgg19" in proc.stderr
+    assert "imgloss weights import" in proc.stderr and "--weights" in proc.stderr
+    assert "Traceback" not in proc.stderr
