@@ -33,7 +33,7 @@ from imgloss.errors import ImglossError
 from imgloss.io import Background
 from imgloss.junit import JUnitCase
 from imgloss.report import (
-    RunInfo, Summary, TableWriter, Writer, column_header, format_value, json_value, render_summary,
+    RunInfo, Summary, TableWriter, Writer, column_header, format_value, json_value, render_notes, render_summary,
 )
 from imgloss.results import PairResult
 from imgloss.thresholds import ThresholdSet
@@ -192,5 +192,6 @@ class CheckTableWriter(TableWriter):
             mark = Text(record["status"].upper(), style=style[record["status"]])
             table.add_row(mark, Text(result.key), *values, Text(record["message"]))
         console.print(table)
+        render_notes(console, self.results)
         render_summary(console, self.info, summary)
         console.print(counts_line(self.results, self.unpaired), highlight=False)

@@ -7,20 +7,20 @@ their code: 2 usage, 3 unreadable/unpaired inputs, 4 weights.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, Sequence
 
 import typer
 
 from imgloss._version import __version__
 from imgloss.cli_common import (
-    Background, BatchSize, Device, Format, Glob, IgnoreExt, MaxPixels, Metrics, Output, Precision, Preset,
-    Quiet, Recursive, Resize, Weights, Workers, check_choices, error_line, expected_failures, progress_bar, stderr,
+    ENGINE_SETTINGS, Background, BatchSize, ConfigFile, Device, Format, Glob, IgnoreExt, MaxPixels, Metrics, Output,
+    Precision, Preset, Quiet, Recursive, Resize, Weights, Workers, check_choices, error_line, expected_failures,
+    progress_bar, settings_with_config, stderr,
 )
 from imgloss.cli_check import CHECK_EPILOG, check, report
 from imgloss.cli_weights import app as weights_app
 
 if TYPE_CHECKING:
-    from imgloss.commands import ScoreRequest
     from imgloss.results import PairResult
 
 app = typer.Typer(
@@ -48,6 +48,7 @@ Exit codes: 0 all scored, 2 usage, 3 some inputs unreadable or unmatched, 4 VGG 
 
 @app.command(epilog=COMPARE_EXAMPLES)
 def compare(
+    ctx: typer.Context,
     reference: Annotated[Path, typer.Argument(help="Reference image or folder.", show_default=False)],
     candidate: Annotated[Path, typer.Argument(help="Candidate image or folder (paired by relative path).", show_default=False)],
     metric: Metrics = None,
@@ -65,23 +66,17 @@ def compare(
     ignore_extension: IgnoreExt = False,
     weights: Weights = None,
     max_pixels: MaxPixels = None,
+    config: ConfigFile = None,
     quiet: Quiet = False,
 ) -> None:
     """Compare two images, or two folders of images paired by relative path."""
-    from imgloss.commands import ScoreRequest
-
-    check_choices(format=fmt, precision=precision, resize=resize, background=background)
-    request = ScoreRequest(
-        candidate=candidate, reference=reference, metrics=metric or (), preset=preset, device=device,
-        batch_size=batch_size, workers=workers, precision=precision, resize=resize, background=background,
-        max_pixels=max_pixels, weights=weights, recursive=recursive, glob=glob,
-        ignore_extension=ignore_extension, output=output,
-    )
-    raise typer.Exit(run_scoring(request, fmt, quiet))
+    check_choices(format=fmt)
+    raise typer.Exit(run_scoring(ctx, reference=reference, candidate=candidate, preset=preset))
 
 
 @app.command(epilog="[bold]Example[/]\n\n  imgloss score outputs/ -m tv --format csv")
 def score(
+    ctx: typer.Context,
     images: Annotated[Path, typer.Argument(help="Image or folder to score.", show_default=False)],
     metric: Metrics = None,
     device: Device = "auto",
@@ -93,29 +88,34 @@ def score(
     recursive: Recursive = True,
     glob: Glob = None,
     max_pixels: MaxPixels = None,
+    config: ConfigFile = None,
     quiet: Quiet = False,
 ) -> None:
     """Score images alone with no-reference metrics (tv)."""
-    from imgloss.commands import ScoreRequest
-
-    check_choices(format=fmt, background=background)
-    request = ScoreRequest(
-        candidate=images, metrics=metric or ("tv",), device=device, batch_size=batch_size, workers=workers,
-        background=background, max_pixels=max_pixels, recursive=recursive, glob=glob, output=output,
-    )
-    raise typer.Exit(run_scoring(request, fmt, quiet))
+    check_choices(format=fmt)
+    raise typer.Exit(run_scoring(ctx, candidate=images, default_metrics=("tv",)))
 
 
-def run_scoring(request: ScoreRequest, fmt: str, quiet: bool) -> int:
-    """Shared body of compare and score: prepare, stream, summarise; the exit code."""
+def run_scoring(ctx: typer.Context, default_metrics: Sequence[str] | None = None, **fields: Any) -> int:
+    """Shared body of compare and score: options over ``[tool.imgloss]``, prepare,
+    stream, summarise; returns the exit code. ``fields`` go to the ScoreRequest."""
     from imgloss import commands
+    from imgloss.config import load_config
     from imgloss.metrics.registry import DEFAULT_METRICS
     from imgloss.report import make_writer, render_summary
 
     with expected_failures():
-        prepared = commands.prepare(request, DEFAULT_METRICS)
+        config = load_config(ctx.params["config"])
+        settings = settings_with_config(ctx, config)
+        request = commands.ScoreRequest(
+            metrics=settings["metric"] or config.metrics,
+            **{name: settings[name] for name in ENGINE_SETTINGS if name in settings},
+            **fields,
+        )
+        prepared = commands.prepare(request, default_metrics or DEFAULT_METRICS)
         for path in prepared.info.unmatched:
             error_line(f"{path}: no matching file on the other side (unmatched)", "warning")
+        fmt, quiet = settings["fmt"], settings["quiet"]
         writer = make_writer(fmt, prepared.info, request.output)
         with progress_bar(len(prepared.pairs), quiet) as advance:
 

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Optional
 import typer
 
 from imgloss.cli_common import (
-    Background, BatchSize, Device, Format, Glob, IgnoreExt, MaxPixels, Output, Precision, Quiet, Recursive, Resize,
-    Weights, Workers, check_choices, error_line, expected_failures, progress_bar, stderr,
+    ENGINE_SETTINGS, Background, BatchSize, ConfigFile, Device, Format, Glob, IgnoreExt, MaxPixels, Output, Precision,
+    Quiet, Recursive, Resize, Weights, Workers, check_choices, error_line, expected_failures, progress_bar,
+    settings_with_config, stderr,
 )
 
 if TYPE_CHECKING:
@@ -58,10 +59,6 @@ DiffDir = Annotated[
 UpdateGolden = Annotated[
     bool, typer.Option("--update-golden", help="After a reviewed change: copy every candidate over the golden files, all or nothing.")
 ]
-ConfigFile = Annotated[
-    Optional[Path],
-    typer.Option("--config", metavar="FILE", help="Read \\[tool.imgloss] from FILE instead of the nearest pyproject.toml.", show_default=False),
-]
 
 
 def check(
@@ -97,17 +94,6 @@ def check(
     raise typer.Exit(code)
 
 
-def _settings(ctx: typer.Context, config: Config) -> dict[str, Any]:
-    """The command's parameters, with ``[tool.imgloss]`` values for those left at default."""
-    params = dict(ctx.params)
-    for key, value in config.options.items():
-        name = key.replace("-", "_")
-        source = ctx.get_parameter_source(name)  # click's ParameterSource (vendored by newer Typer)
-        if source is None or source.name in ("DEFAULT", "DEFAULT_MAP"):
-            params[name] = value
-    return params
-
-
 def _unpaired(pairing: Pairing) -> Unpaired:
     from imgloss.check import Unpaired
 
@@ -124,12 +110,12 @@ def _run_check(
     from imgloss.junit import write_junit
 
     config = load_config(config_file)
-    settings = _settings(ctx, config)
+    settings = settings_with_config(ctx, config)
     thresholds = _thresholds(max_limits, min_limits, config)
     _check_destinations(settings)
     request = commands.ScoreRequest(
         candidate=candidate, reference=golden, metrics=thresholds.columns + config.metrics,
-        **{name: settings[name] for name in _ENGINE_SETTINGS},
+        **{name: settings[name] for name in ENGINE_SETTINGS},
     )
     prepared = commands.prepare(request, ())
     unpaired = _unpaired(prepared.pairing)
@@ -153,11 +139,6 @@ def _run_check(
     return exit_code(outcome.results, unpaired, fail_on_missing)
 
 
-#: Settings passed through to the engine unchanged (ScoreRequest's field names).
-_ENGINE_SETTINGS = (
-    "device", "batch_size", "workers", "precision", "resize", "background", "max_pixels", "weights", "recursive",
-    "glob", "ignore_extension", "output",
-)
 
 
 def _thresholds(max_limits: list[str], min_limits: list[str], config: Config) -> ThresholdSet:

@@ -8,12 +8,15 @@ from __future__ import annotations
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Callable, Iterator, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Iterator, Optional
 
 import typer
 from rich.console import Console
 
 from imgloss.errors import ImglossError
+
+if TYPE_CHECKING:
+    from imgloss.config import Config
 
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -85,3 +88,28 @@ def progress_bar(total: int, quiet: bool) -> Iterator[Callable[[], None]]:
     with Progress("scoring", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=stderr, transient=True) as bar:
         task = bar.add_task("scoring", total=total)
         yield lambda: bar.advance(task)
+
+
+ConfigFile = Annotated[
+    Optional[Path],
+    typer.Option("--config", metavar="FILE", help="Read \\[tool.imgloss] from FILE instead of the nearest pyproject.toml.", show_default=False),
+]
+
+#: Settings passed through to the engine unchanged (ScoreRequest's field names).
+ENGINE_SETTINGS = (
+    "device", "batch_size", "workers", "precision", "resize", "background", "max_pixels", "weights", "recursive",
+    "glob", "ignore_extension", "output",
+)
+
+
+def settings_with_config(ctx: typer.Context, config: Config) -> dict[str, Any]:
+    """The command's parameters, with ``[tool.imgloss]`` values for those left at their
+    default (keys the command does not take, such as ``fail-on-missing`` for compare,
+    are ignored)."""
+    params = dict(ctx.params)
+    for key, value in config.options.items():
+        name = key.replace("-", "_")
+        source = ctx.get_parameter_source(name)  # click's ParameterSource (vendored by newer Typer)
+        if name in params and (source is None or source.name in ("DEFAULT", "DEFAULT_MAP")):
+            params[name] = value
+    return params

@@ -13,6 +13,7 @@ from typing import Any, Callable, Sequence
 
 from imgloss.errors import UsageError
 from imgloss.io import Pair, Pairing, list_images, pair_inputs
+from imgloss.metrics.registry import PRESETS
 from imgloss.report import RunInfo, Summary, Writer, check_writable, summarize
 from imgloss.results import PairResult
 
@@ -76,12 +77,18 @@ def prepare(request: ScoreRequest, default_metrics: Sequence[str]) -> Prepared:
         check_writable(request.output)
     specs = split_metric_specs(request.metrics) or list(default_metrics)
     metrics = tuple(MetricRequest.parse(spec, request.preset) for spec in specs)
-    if request.preset is not None and not any(m.info.needs_weights for m in metrics):
-        raise UsageError(f"--preset {request.preset} applies to perceptual/style, and neither was requested")
+    if request.preset is not None and not any(m.preset == request.preset for m in metrics):
+        owners = [name for name, presets in PRESETS.items() if request.preset in presets]
+        raise UsageError(
+            f"--preset {request.preset} applies to {', '.join(owners) or 'no metric'} "
+            f"(presets: {', '.join(f'{m}:{p}' for m, ps in PRESETS.items() for p in ps)}), "
+            "and no requested metric takes it"
+        )
     if request.reference is None:
         needing = [m.column for m in metrics if m.info.needs_reference]
         if needing:
-            raise UsageError(f"{', '.join(needing)} need a reference image; score takes no-reference metrics (tv)")
+            verb = "needs" if len(needing) == 1 else "need"
+            raise UsageError(f"{', '.join(needing)} {verb} a reference image; score takes no-reference metrics (tv)")
         pairing = Pairing(list_images(request.candidate, recursive=request.recursive, glob=request.glob), [], [])
     else:
         pairing = pair_inputs(

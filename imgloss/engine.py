@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from imgloss.errors import InputError, UsageError
 from imgloss.io import LoadedImage, Pair, match_channels, read_image, resize_to
-from imgloss.metrics.registry import MetricInfo, get_metric, get_preset
+from imgloss.metrics.registry import PRESETS, MetricInfo, get_metric, get_preset
 from imgloss.metrics.vgg_loss import FeatureLoss, run_feature_losses
 from imgloss.results import PairResult
 
@@ -51,7 +51,7 @@ class MetricRequest:
         name, _, preset = spec.strip().partition(":")
         info = get_metric(name.strip().lower())
         preset = preset.strip() or None
-        if preset is None and info.needs_weights and default_preset is not None:
+        if preset is None and default_preset in PRESETS.get(info.name, {}):
             preset = default_preset
         if preset is not None:
             get_preset(info.name, preset)  # validates, with a suggestion
@@ -195,6 +195,23 @@ def _exact_fp32(exact: bool) -> Any:
     )
 
 
+def _out_of_memory(exc: BaseException) -> bool:
+    """CUDA raises ``torch.OutOfMemoryError``; the CPU allocator a plain RuntimeError."""
+    return isinstance(exc, torch.OutOfMemoryError) or (
+        isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc)
+    )
+
+
+def _to_device(images: list[Tensor], device: torch.device) -> Tensor:
+    """Stack same-size ``C x H x W`` images into a batch on ``device``; for CUDA the
+    batch is assembled in pinned memory so the copy runs asynchronously."""
+    if device.type != "cuda":
+        return torch.stack(images).to(device)
+    batch = torch.empty((len(images), *images[0].shape), dtype=images[0].dtype, pin_memory=True)
+    torch.stack(images, out=batch)
+    return batch.to(device, non_blocking=True)
+
+
 def _worker_init(_: int) -> None:
     """Decoding workers use one thread each; the main process keeps the rest."""
     torch.set_num_threads(1)
@@ -302,11 +319,8 @@ class Evaluator:
 
     def _score(self, items: list[_Decoded], device: torch.device) -> list[_Scored]:
         """Score a same-size batch on ``device``; one :class:`_Scored` per item."""
-        non_blocking = device.type == "cuda"
-        y = torch.stack([item.y for item in items]).to(device, torch.float32, non_blocking=non_blocking)  # type: ignore[misc]
-        x = None
-        if items[0].x is not None:
-            x = torch.stack([item.x for item in items]).to(device, torch.float32, non_blocking=non_blocking)  # type: ignore[misc]
+        y = _to_device([item.y for item in items], device)  # type: ignore[misc]
+        x = None if items[0].x is None else _to_device([item.x for item in items], device)  # type: ignore[misc]
         with torch.inference_mode(), _exact_fp32(self.dtype == torch.float32):
             values, failures = self._metric_values(x, y)
         names = list(values)
@@ -314,10 +328,13 @@ class Evaluator:
         return [_Scored({n: table[j][i] for j, n in enumerate(names)}, failures) for i in range(len(items))]
 
     def _score_with_retry(self, items: list[_Decoded]) -> list[_Scored]:
-        """Halve the batch on out-of-memory; a single pair falls back to the CPU."""
+        """Halve the batch on out-of-memory; a single pair falls back to the CPU. Any
+        other failure of a batch becomes error rows for its pairs: the run goes on."""
         try:
             return self._score(items, self.device)
-        except torch.OutOfMemoryError:
+        except Exception as exc:
+            if not _out_of_memory(exc):
+                return [_Scored({}, [f"cannot score: {type(exc).__name__}: {exc}"]) for _ in items]
             if self.device.type == "cuda":
                 torch.cuda.empty_cache()
             if len(items) > 1:
@@ -355,7 +372,6 @@ class Evaluator:
             _PairDataset(pairs, self.options),
             batch_size=None,
             num_workers=workers,
-            pin_memory=self.device.type == "cuda",
             worker_init_fn=_worker_init if workers else None,
             prefetch_factor=4 if workers else None,
             collate_fn=_identity,

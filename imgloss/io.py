@@ -856,7 +856,6 @@ def glob_matches(key: str, pattern: str) -> bool:
     return any(fnmatch.fnmatchcase(key, variant) for variant in _glob_variants(pattern))
 
 
-_glob_match = glob_matches  # the name thresholds.py imports
 
 
 @lru_cache(maxsize=64)

@@ -33,13 +33,14 @@ FORMATS = ("table", "csv", "json", "jsonl")
 # --------------------------------------------------------------------------- values
 
 
-def format_value(value: float | None) -> str:
-    """A metric value for humans and CSV: 6 significant digits, ``inf`` for infinity."""
+def format_value(value: float | None, exact: bool = False) -> str:
+    """A metric value as text: 6 significant digits for humans, or with ``exact`` the
+    shortest text that reads back to the same float64 (CSV); ``inf`` for infinity."""
     if value is None or math.isnan(value):
         return ""
     if math.isinf(value):
         return "inf" if value > 0 else "-inf"
-    return f"{value:.6g}"
+    return repr(value) if exact else f"{value:.6g}"
 
 
 def json_value(value: float | None) -> float | str | None:
@@ -230,11 +231,11 @@ class CSVWriter(_StreamingWriter):
     def __init__(self, info: RunInfo, path: Path | None) -> None:
         super().__init__(path)
         self.columns = info.columns
-        self.csv = csv.writer(self.sink.stream)
+        self.csv = csv.writer(self.sink.stream, lineterminator="\n")
         self.csv.writerow(["reference", "candidate", *info.columns, "error"])
 
     def emit(self, result: PairResult) -> None:
-        values = [format_value(result.metrics.get(c)) for c in self.columns]
+        values = [format_value(result.metrics.get(c), exact=True) for c in self.columns]
         self.csv.writerow([result.reference or "", result.candidate, *values, result.error or ""])
 
 
@@ -340,7 +341,15 @@ def render(console: Console, info: RunInfo, results: Sequence[PairResult], summa
     for result, values in zip(results, rows):
         table.add_row(result.key, *values, *([result.error or ""] if errors else []))
     console.print(table)
+    render_notes(console, results)
     render_summary(console, info, summary)
+
+
+def render_notes(console: Console, results: Sequence[PairResult]) -> None:
+    """What was done to the inputs (resized, alpha composited, ...), one line per pair."""
+    for result in results:
+        if result.notes:
+            console.print(f"note: {result.key}: {'; '.join(result.notes)}", highlight=False, markup=False)
 
 
 def render_summary(console: Console, info: RunInfo, summary: Summary) -> None:

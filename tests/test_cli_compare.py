@@ -179,7 +179,7 @@ def test_score_no_reference_tv(folders) -> None:
     assert math.isclose(doc["results"][0]["metrics"]["tv"], F.tv(pixels(cand / "a.png")).item(), rel_tol=1e-5)
     assert "tv_ref" not in doc["results"][0]["metrics"]
     refusal = invoke("score", cand, "-m", "ssim")
-    assert refusal.exit_code == 2 and "need a reference" in refusal.stderr
+    assert refusal.exit_code == 2 and "ssim needs a reference image" in refusal.stderr
 
 
 def test_metrics_lists_registry() -> None:
@@ -326,3 +326,32 @@ def test_subprocess_missing_weights_exit_4_before_any_output(folders, tmp_path) 
     assert "vgg19-dcbb9e9d.pth" in proc.stderr and "imgloss weights download vgg19" in proc.stderr
     assert "imgloss weights import" in proc.stderr and "--weights" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_compare_reads_tool_imgloss_and_the_command_line_wins(folders, tmp_path, monkeypatch) -> None:
+    ref, cand, _ = folders
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.imgloss]\nmetrics = ["psnr", "mae"]\nresize = "candidate"\nfail-on-missing = true\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    doc = json.loads(invoke("compare", ref / "a.png", cand / "a.png", "-f", "json", "-q").stdout)
+    assert list(doc["results"][0]["metrics"]) == ["psnr", "mae"] and doc["options"]["resize"] == "candidate"
+    doc = json.loads(invoke("compare", ref / "a.png", cand / "a.png", "-f", "json", "-q", "-m", "ssim").stdout)
+    assert list(doc["results"][0]["metrics"]) == ["ssim"]
+    (tmp_path / "pyproject.toml").write_text('[tool.imgloss]\nmetrcs = ["psnr"]\n')
+    result = invoke("compare", ref / "a.png", cand / "a.png")
+    assert result.exit_code == 2 and "metrcs" in result.stderr and "Traceback" not in result.output
+
+
+def test_notes_reach_the_table_and_csv_keeps_full_precision(tmp_path) -> None:
+    rgba = np.dstack([RNG.integers(0, 256, (32, 32, 3)), np.full((32, 32), 100)]).astype(np.uint8)
+    Image.fromarray(rgba, "RGBA").save(tmp_path / "r.png")
+    save_rgb(tmp_path / "c.png", RNG.integers(0, 256, (20, 24, 3)))
+    table = invoke("compare", tmp_path / "r.png", tmp_path / "c.png", "-m", "mae", "--resize", "candidate")
+    assert table.exit_code == 0
+    assert "note: c.png: reference: alpha composited on white; candidate resized 24x20 -> 32x32" in table.stdout
+    rows = list(csv.DictReader(io.StringIO(invoke("compare", tmp_path / "r.png", tmp_path / "c.png", "-m", "mae",
+                                                   "--resize", "candidate", "-f", "csv", "-q").stdout)))
+    as_json = json.loads(invoke("compare", tmp_path / "r.png", tmp_path / "c.png", "-m", "mae",
+                                "--resize", "candidate", "-f", "json", "-q").stdout)
+    assert float(rows[0]["mae"]) == as_json["results"][0]["metrics"]["mae"]  # bit-exact float64

@@ -80,8 +80,8 @@ def test_out_of_memory_on_one_cpu_pair_is_an_error_row(tmp_path: Path, monkeypat
     pairs = make_pairs(tmp_path, [(16, 16)] * 2)
     ev = evaluator("charbonnier", batch_size=2, workers=0)
 
-    def always(items, device):
-        raise torch.OutOfMemoryError("simulated")
+    def always(items, device):  # what the CPU allocator raises (not torch.OutOfMemoryError)
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory")
 
     monkeypatch.setattr(ev, "_score", always)
     results = list(ev.run(pairs))
@@ -201,3 +201,19 @@ def test_cpu_threads_are_shared_with_workers_and_restored(tmp_path: Path, monkey
     cores = engine.os.cpu_count() or 1
     assert seen and all(t == max(1, min(before, cores - 1)) for t in seen)
     assert torch.get_num_threads() == before
+
+
+def test_an_unexpected_failure_of_one_batch_is_error_rows_and_the_run_goes_on(tmp_path: Path, monkeypatch) -> None:
+    pairs = make_pairs(tmp_path, [(16, 16), (20, 20), (16, 16)])
+    ev = evaluator("mae", batch_size=8, workers=0)
+    real = ev._score
+
+    def broken_for_20px(items, device):
+        if items[0].y.shape[-1] == 20:
+            raise RuntimeError("simulated kernel failure")
+        return real(items, device)
+
+    monkeypatch.setattr(ev, "_score", broken_for_20px)
+    results = list(ev.run(pairs))
+    assert [r.ok for r in results] == [True, False, True]
+    assert results[1].error == f"{pairs[1].candidate}: cannot score: RuntimeError: simulated kernel failure"

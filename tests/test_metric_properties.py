@@ -326,3 +326,11 @@ def test_cached_constants_first_built_under_inference_mode_still_support_autogra
     x.requires_grad_(True)
     (ssim(x, y) + wssim(x, y)).sum().backward()
     assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_gram_under_fp16_autocast_is_computed_in_float32_without_overflow() -> None:
+    features = torch.rand(1, 64, 128, 128) * 4
+    with torch.autocast("cpu", dtype=torch.float16):
+        g = gram(features.half())
+    assert g.dtype == torch.float32 and torch.isfinite(g).all()
+    torch.testing.assert_close(g, gram(features.half().float()))

@@ -176,6 +176,12 @@ def extract_pair(
     indices = tap_indices(backbone, taps)
     depth = max(indices) + 1
     network = _network(backbone, depth, x.device, x.dtype, weights)
+    smallest = 2 ** sum(isinstance(layer, nn.MaxPool2d) for layer in network)
+    if min(x.shape[-2:]) < smallest:
+        raise ValueError(
+            f"images of {x.shape[-1]}x{x.shape[-2]} px are too small for {backbone} up to {taps[indices.index(depth - 1)]}: "
+            f"it needs at least {smallest} px on each side"
+        )
     wanted = dict(zip(indices, taps))
     h = _prepare(torch.cat([x, y]), normalize)
     n = x.shape[0]

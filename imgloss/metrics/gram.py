@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import torch
 from torch import Tensor
 
 from imgloss.metrics._checks import check_image
@@ -18,8 +19,10 @@ def gram(features: Tensor) -> Tensor:
     """Per-image Gram matrix of ``N x C x H x W`` features; shape ``N x C x C``."""
     check_image("features", features, unit_range=False)
     n, c, h, w = features.shape
-    flat = features.reshape(n, c, h * w)
-    return flat @ flat.transpose(1, 2) / (c * h * w)
+    # At least float32 and outside autocast: a sum over H W products overflows fp16.
+    flat = features.reshape(n, c, h * w).to(torch.promote_types(features.dtype, torch.float32))
+    with torch.autocast(features.device.type, enabled=False):
+        return flat @ flat.transpose(1, 2) / (c * h * w)
 
 
 def gram_distance(gx: Tensor, gy: Tensor, distance: GramDistance = "mse") -> Tensor:

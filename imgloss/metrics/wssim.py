@@ -5,8 +5,9 @@ and their multi-level DWT subbands, ``carry = 1`` at the start:
 the images (weight 1); per level, LH and HL stacked as 2C channels
 (``carry * 2r(1-r)``) and HH (``carry * (1-r)^2``), then ``carry *= r^2`` and the
 next level works on LL; finally the last LL (``carry``). The weights sum to 2 for any
-``r`` and level count, and ``wssim = sum / sum_of_weights`` is in [-1, 1], higher is
-better. The reference code's loss is ``-sum``: ``reference_loss = -2 * wssim``.
+``r`` and any level count from 1 (``levels=0`` leaves the image term alone, weight 1),
+and ``wssim = sum / sum_of_weights`` is in [-1, 1], higher is better. The reference
+code's loss is ``-sum``: ``reference_loss = -2 * wssim``.
 """
 from __future__ import annotations
 
