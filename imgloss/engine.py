@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections import OrderedDict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -212,6 +213,15 @@ def _to_device(images: list[Tensor], device: torch.device) -> Tensor:
     return batch.to(device, non_blocking=True)
 
 
+@contextmanager
+def _quiet_worker_count() -> Iterator[None]:
+    """An explicit --workers above the core count is the user's call: torch's multi-line
+    DataLoader warning about it would only clutter stderr."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="This DataLoader will create")
+        yield
+
+
 def _worker_init(_: int) -> None:
     """Decoding workers use one thread each; the main process keeps the rest."""
     torch.set_num_threads(1)
@@ -368,14 +378,15 @@ class Evaluator:
         """Score ``pairs``; yields one :class:`PairResult` per pair, in input order."""
         started = time.perf_counter()
         workers = default_workers(len(pairs), self.device) if self.options.workers is None else self.options.workers
-        loader = DataLoader(
-            _PairDataset(pairs, self.options),
-            batch_size=None,
-            num_workers=workers,
-            worker_init_fn=_worker_init if workers else None,
-            prefetch_factor=4 if workers else None,
-            collate_fn=_identity,
-        )
+        with _quiet_worker_count():
+            loader = DataLoader(
+                _PairDataset(pairs, self.options),
+                batch_size=None,
+                num_workers=workers,
+                worker_init_fn=_worker_init if workers else None,
+                prefetch_factor=4 if workers else None,
+                collate_fn=_identity,
+            )
         buckets: OrderedDict[tuple[Any, ...], list[_Decoded]] = OrderedDict()
         done: dict[int, PairResult] = {}
         next_out = 0
@@ -392,7 +403,8 @@ class Evaluator:
                 done[item.index] = _result(pair, item, outcome)
 
         with _cpu_threads_beside(workers, self.device):
-            iterator = iter(loader)
+            with _quiet_worker_count():
+                iterator = iter(loader)
             while True:
                 tick = time.perf_counter()
                 item = next(iterator, None)

@@ -385,7 +385,7 @@ def import_file(path: str | Path, backbone: str = "auto", *, source: str | None 
 
     path = Path(path)
     if not path.is_file():
-        raise WeightsError(f"{path}: no such file")
+        raise WeightsError(f"{path}: {'is a directory, not a weights file' if path.is_dir() else 'no such file'}")
     state, digest = read_state_dict(path), sha256_file(path)
     backbone = _identify(path, backbone, state, digest)
     result = _judge(path, backbone, state, digest)
