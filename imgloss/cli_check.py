@@ -240,7 +240,8 @@ def report(results: Results, output: Output = None) -> None:
     """Write one self-contained HTML page (summary, sortable table, heatmaps) from JSON results."""
     with expected_failures():
         from imgloss.html_report import load_results, render_html
-        from imgloss.report import atomic_write_bytes, check_writable
+        from imgloss.files import atomic_write_bytes
+        from imgloss.report import check_writable
 
         if output is not None:
             check_writable(output)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from imgloss.errors import InputError
+from imgloss.files import atomic_write
 
 if TYPE_CHECKING:
     from imgloss.io import Pairing
@@ -60,15 +61,10 @@ def _link_or_copy(source: str, target: str) -> None:
 def replace_file(golden: Path, candidate: Path) -> None:
     """Replace the file ``golden`` by a copy of ``candidate`` (temp file, then rename)."""
     golden = golden.resolve()
-    handle, temp = tempfile.mkstemp(prefix=f".{golden.name}.", suffix=".imgloss-update", dir=golden.parent)
-    os.close(handle)
     try:
-        copy_file(candidate, Path(temp))
-        os.replace(temp, golden)
+        atomic_write(golden, lambda temp: copy_file(candidate, temp))
     except OSError as exc:
         raise InputError(golden, f"cannot update the golden file ({exc}); it was not changed") from None
-    finally:
-        Path(temp).unlink(missing_ok=True)
 
 
 def replace_tree(golden: Path, updates: Sequence[Update]) -> None:

@@ -16,7 +16,6 @@ import math
 import os
 import statistics
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol, Sequence
@@ -25,6 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from imgloss._version import __version__
+from imgloss.files import atomic_write_bytes
 from imgloss.results import PairResult
 
 FORMATS = ("table", "csv", "json", "jsonl")
@@ -136,19 +136,6 @@ def check_writable(path: Path) -> None:
         raise UsageError(f"cannot write {path}: folder {parent} does not exist")
     if path.is_dir():
         raise UsageError(f"cannot write {path}: it is a directory")
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temp file beside ``path``, then rename it into place."""
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-    try:
-        os.fchmod(handle, 0o644)  # mkstemp's 0600 would hide reports from CI artifact readers
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 class _Sink:

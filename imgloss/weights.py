@@ -44,6 +44,7 @@ from imgloss.checkpoint import (
     sha256_file,
 )
 from imgloss.errors import WeightsError
+from imgloss.files import atomic_write
 
 ENV_WEIGHTS = "IMGLOSS_WEIGHTS"
 ENV_CACHE = "IMGLOSS_CACHE"
@@ -246,15 +247,9 @@ def _manifest_entry(path: Path) -> dict[str, object] | None:
 
 
 def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
+    """:func:`imgloss.files.atomic_write`, creating the cache folder first."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
-    os.close(fd)
-    try:
-        write(Path(temp))
-        os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.unlink(temp)
+    atomic_write(path, write)
 
 
 def _record(name: str, entry: dict[str, object]) -> None:
