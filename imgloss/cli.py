@@ -14,7 +14,7 @@ import typer
 from imgloss._version import __version__
 from imgloss.cli_common import (
     ENGINE_SETTINGS, Background, BatchSize, ConfigFile, Device, Format, Glob, IgnoreExt, MaxPixels, Metrics, Output,
-    Precision, Preset, Quiet, Recursive, Resize, Weights, Workers, check_choices, error_line, expected_failures,
+    Precision, Preset, Quiet, Recursive, Resize, Weights, Workers, check_format, error_line, expected_failures,
     progress_bar, settings_with_config, stderr,
 )
 from imgloss.cli_check import CHECK_EPILOG, check, report
@@ -70,7 +70,7 @@ def compare(
     quiet: Quiet = False,
 ) -> None:
     """Compare two images, or two folders of images paired by relative path."""
-    check_choices(format=fmt)
+    check_format(fmt)
     raise typer.Exit(run_scoring(ctx, reference=reference, candidate=candidate, preset=preset))
 
 
@@ -92,7 +92,7 @@ def score(
     quiet: Quiet = False,
 ) -> None:
     """Score images alone with no-reference metrics (tv)."""
-    check_choices(format=fmt)
+    check_format(fmt)
     raise typer.Exit(run_scoring(ctx, candidate=images, default_metrics=("tv",)))
 
 

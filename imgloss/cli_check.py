@@ -15,7 +15,7 @@ import typer
 
 from imgloss.cli_common import (
     ENGINE_SETTINGS, Background, BatchSize, ConfigFile, Device, Format, Glob, IgnoreExt, MaxPixels, Output, Precision,
-    Quiet, Recursive, Resize, Weights, Workers, check_choices, error_line, expected_failures, progress_bar,
+    Quiet, Recursive, Resize, Weights, Workers, check_format, error_line, expected_failures, progress_bar,
     settings_with_config, stderr,
 )
 
@@ -88,7 +88,7 @@ def check(
     quiet: Quiet = False,
 ) -> None:
     """Gate a CI job on image regressions: every pair must stay within the thresholds."""
-    check_choices(format=fmt, precision=precision, resize=resize, background=background)
+    check_format(fmt)
     with expected_failures():
         code = _run_check(ctx, golden, candidate, max_limits or [], min_limits or [], config)
     raise typer.Exit(code)

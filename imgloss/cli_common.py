@@ -62,19 +62,14 @@ Weights = Annotated[Optional[str], typer.Option(help="VGG weights file (else IMG
 MaxPixels = Annotated[Optional[int], typer.Option(min=1, help="Raise Pillow's decompression-bomb limit to N pixels.", show_default=False)]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary on stderr.")]
 
-CHOICES = {
-    "format": ("table", "csv", "json", "jsonl"),
-    "precision": ("fp32", "fp16", "bf16"),
-    "resize": ("none", "candidate", "reference"),
-    "background": ("white", "black"),
-}
+def check_format(fmt: str) -> None:
+    """A Typer usage error (exit 2) for an unknown ``--format``, before any work. The
+    engine's options (precision, resize, background) are checked by the engine, which
+    also sees the values that come from ``[tool.imgloss]``."""
+    from imgloss.report import FORMATS
 
-
-def check_choices(**values: str) -> None:
-    """Typer-style usage errors (exit 2) for options with a fixed set of values."""
-    for name, value in values.items():
-        if value not in CHOICES[name]:
-            raise typer.BadParameter(f"{value!r} is not one of {', '.join(CHOICES[name])}", param_hint=f"'--{name}'")
+    if fmt not in FORMATS:
+        raise typer.BadParameter(f"{fmt!r} is not one of {', '.join(FORMATS)}", param_hint="'--format'")
 
 
 @contextmanager

@@ -27,9 +27,6 @@ from imgloss._version import __version__
 from imgloss.files import atomic_write_bytes
 from imgloss.results import PairResult
 
-FORMATS = ("table", "csv", "json", "jsonl")
-
-
 # --------------------------------------------------------------------------- values
 
 
@@ -293,6 +290,7 @@ class TableWriter:
 
 
 WRITERS = {"table": TableWriter, "csv": CSVWriter, "json": JSONWriter, "jsonl": JSONLWriter}
+FORMATS = tuple(WRITERS)
 
 
 def make_writer(fmt: str, info: RunInfo, path: Path | None) -> Writer:
