@@ -177,14 +177,8 @@ def read_image(
     _check_file(path)
     try:
         fp = open(path, "rb")  # noqa: SIM115 - closed below, errors mapped per case
-    except FileNotFoundError:
-        raise InputError(path, "no such file") from None
-    except IsADirectoryError:
-        raise InputError(path, "is a directory") from None
-    except PermissionError:
-        raise InputError(path, "permission denied") from None
-    except OSError as exc:
-        raise InputError(path, f"cannot open file ({_describe(exc)})") from None
+    except OSError as exc:  # the file changed since _check_file looked at it
+        raise _os_error(path, exc, "open") from None
     with fp, _pillow_limit(limit):
         return _decode(path, fp, bg, background, limit)
 
@@ -202,21 +196,27 @@ def _check_file(path: Path) -> None:
     """Refuse what is not a non-empty regular file, with the reason (no decoding yet)."""
     try:
         st = path.stat()
-    except FileNotFoundError:
-        reason = "broken symbolic link" if path.is_symlink() else "no such file"
-        raise InputError(path, reason) from None
-    except NotADirectoryError:
-        raise InputError(path, "no such file (a parent is not a folder)") from None
-    except PermissionError:
-        raise InputError(path, "permission denied") from None
     except OSError as exc:
-        raise InputError(path, f"cannot access file ({_describe(exc)})") from None
+        raise _os_error(path, exc, "access") from None
     if stat.S_ISDIR(st.st_mode):
         raise InputError(path, "is a directory")
     if not stat.S_ISREG(st.st_mode):
         raise InputError(path, "not a regular file")
     if st.st_size == 0:
         raise InputError(path, "empty file (0 bytes)")
+
+
+def _os_error(path: Path, exc: OSError, action: str) -> InputError:
+    """The InputError for an OSError raised while trying to ``action`` (open, access) ``path``."""
+    if isinstance(exc, FileNotFoundError):
+        return InputError(path, "broken symbolic link" if path.is_symlink() else "no such file")
+    if isinstance(exc, NotADirectoryError):
+        return InputError(path, "no such file (a parent is not a folder)")
+    if isinstance(exc, IsADirectoryError):
+        return InputError(path, "is a directory")
+    if isinstance(exc, PermissionError):
+        return InputError(path, "permission denied")
+    return InputError(path, f"cannot {action} file ({_describe(exc)})")
 
 
 def _decode(path: Path, fp: IO[bytes], bg: float, bg_name: str, limit: int | None) -> LoadedImage:
