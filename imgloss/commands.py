@@ -110,8 +110,8 @@ def prepare(request: ScoreRequest, default_metrics: Sequence[str]) -> Prepared:
         weights=request.weights,
     )
     evaluator = Evaluator(options)
-    columns = evaluator.columns(with_reference=request.reference is not None)
-    higher = {c: _higher_is_better(c, metrics) for c in columns}
+    higher = evaluator.columns(with_reference=request.reference is not None)
+    columns = list(higher)
     info = RunInfo(
         columns=columns,
         higher_is_better=higher,
@@ -134,11 +134,6 @@ def prepare(request: ScoreRequest, default_metrics: Sequence[str]) -> Prepared:
         unmatched=[str(p) for p in pairing.unmatched_reference + pairing.unmatched_candidate],
     )
     return Prepared(evaluator, list(pairing.pairs), pairing, info)
-
-
-def _higher_is_better(column: str, metrics: Sequence[Any]) -> bool:
-    base = column.split(":")[0].replace("tv_ref", "tv")
-    return next(m.info.higher_is_better for m in metrics if m.info.name == base)
 
 
 def describe_device(device: Any) -> str:

@@ -59,6 +59,11 @@ class MetricRequest:
         column = f"{info.name}:{preset}" if ":" in spec else info.name
         return cls(column, info, preset)
 
+    @property
+    def reference_column(self) -> str:
+        """The column of a no-reference metric's value on the reference: ``tv_ref``."""
+        return self.column.replace(self.info.name, f"{self.info.name}_ref", 1)
+
 
 @dataclass(frozen=True)
 class EngineOptions:
@@ -272,7 +277,7 @@ class Evaluator:
         self.dtype = PRECISIONS[options.precision]
         self._check_precision()
         self.stats = RunStats()
-        self._plain = [r for r in options.metrics if not r.info.needs_weights]
+        self._plain = [(r, r.info.load_function()) for r in options.metrics if not r.info.needs_weights]
         self._feature = [r for r in options.metrics if r.info.needs_weights]
         self._feature_losses: list[FeatureLoss] = [
             r.info.load_loss()(preset=r.preset or "default", reduction="none", weights=options.weights)
@@ -290,14 +295,15 @@ class Evaluator:
         if self.dtype == torch.bfloat16 and self.device.type == "cuda" and not torch.cuda.is_bf16_supported():
             raise UsageError("--precision bf16 is not supported by this GPU; use fp16 or fp32")
 
-    def columns(self, with_reference: bool = True) -> list[str]:
-        """Report columns in order; TV adds ``tv_ref`` (the reference's TV)."""
-        names: list[str] = []
+    def columns(self, with_reference: bool = True) -> dict[str, bool]:
+        """Report columns in order, each with ``higher_is_better``; a no-reference metric
+        such as TV adds its ``_ref`` column (the reference's value) beside the candidate's."""
+        columns: dict[str, bool] = {}
         for request in self.options.metrics:
-            names.append(request.column)
-            if request.info.name == "tv" and with_reference:
-                names.append(request.column.replace("tv", "tv_ref", 1))
-        return names
+            columns[request.column] = request.info.higher_is_better
+            if not request.info.needs_reference and with_reference:
+                columns[request.reference_column] = request.info.higher_is_better
+        return columns
 
     # ---------------------------------------------------------------- one batch
 
@@ -305,15 +311,14 @@ class Evaluator:
         """Every column for one same-size batch, and per-metric failures."""
         values: dict[str, Tensor] = {}
         failures: list[str] = []
-        for request in self._plain:
-            function = request.info.load_function()
+        for request, function in self._plain:
             try:
                 if request.info.needs_reference:
                     values[request.column] = function(x, y)
                 else:
                     values[request.column] = function(y)
                     if x is not None:
-                        values[request.column.replace("tv", "tv_ref", 1)] = function(x)
+                        values[request.reference_column] = function(x)
             except ValueError as exc:
                 failures.append(f"{request.column}: {exc}")
         if self._feature_losses and x is not None:
@@ -388,6 +393,7 @@ class Evaluator:
                 collate_fn=_identity,
             )
         buckets: OrderedDict[tuple[Any, ...], list[_Decoded]] = OrderedDict()
+        limits: dict[tuple[Any, ...], int] = {}  # batch size per image size, sized once per run
         done: dict[int, PairResult] = {}
         next_out = 0
 
@@ -415,9 +421,11 @@ class Evaluator:
                     done[item.index] = _result(pairs[item.index], item, _Scored({}, [item.error]))
                 else:
                     key = (tuple(item.y.shape), item.x is None)  # type: ignore[union-attr]
+                    if key not in limits:
+                        limits[key] = self.batch_size_for(key[0])
                     bucket = buckets.setdefault(key, [])
                     bucket.append(item)
-                    if len(bucket) >= self.batch_size_for(key[0]):
+                    if len(bucket) >= limits[key]:
                         finish(buckets.pop(key))
                 # A rare size must not hold back the stream: flush the oldest waiting bucket.
                 if buckets and item.index - next(iter(buckets.values()))[0].index > 4 * _MAX_AUTO_BATCH:
