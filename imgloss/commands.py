@@ -7,7 +7,7 @@ returns data and calls back; printing is the CLI's job. Torch loads on first cal
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -98,17 +98,9 @@ def prepare(request: ScoreRequest, default_metrics: Sequence[str]) -> Prepared:
             glob=request.glob,
             ignore_extension=request.ignore_extension,
         )
-    options = EngineOptions(
-        metrics=metrics,
-        device=request.device,
-        batch_size=request.batch_size,
-        workers=request.workers,
-        precision=request.precision,
-        resize=request.resize,
-        background=request.background,
-        max_pixels=request.max_pixels,
-        weights=request.weights,
-    )
+    # The request carries every engine option under the engine's own name.
+    engine_fields = [f.name for f in fields(EngineOptions) if f.name != "metrics"]
+    options = EngineOptions(metrics=metrics, **{name: getattr(request, name) for name in engine_fields})
     evaluator = Evaluator(options)
     higher = evaluator.columns(with_reference=request.reference is not None)
     columns = list(higher)
