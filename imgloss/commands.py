@@ -11,13 +11,14 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from imgloss.errors import UsageError
+from imgloss.errors import InputError, UsageError
 from imgloss.io import Pair, Pairing, list_images, pair_inputs
 from imgloss.metrics.registry import PRESETS
 from imgloss.report import RunInfo, Summary, Writer, check_writable, summarize
 from imgloss.results import PairResult
 
-EXIT_OK, EXIT_FAILED_CHECK, EXIT_USAGE, EXIT_INPUT, EXIT_WEIGHTS = 0, 1, 2, 3, 4
+#: Exit codes decided here; usage (2) and weights (4) come with their exceptions.
+EXIT_OK, EXIT_FAILED_CHECK, EXIT_INPUT = 0, 1, InputError.exit_code
 
 
 @dataclass
