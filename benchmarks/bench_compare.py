@@ -28,9 +28,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from imgloss import functional as F  # noqa: E402
-from imgloss.commands import ScoreRequest, execute, prepare  # noqa: E402
+from imgloss.run import ScoreRequest, execute, prepare  # noqa: E402
 from imgloss.metrics.registry import DEFAULT_METRICS  # noqa: E402
-from imgloss.report import RunInfo, Summary  # noqa: E402
+from imgloss.report.summary import Summary  # noqa: E402
 from imgloss.results import PairResult  # noqa: E402
 
 

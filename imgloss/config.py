@@ -3,7 +3,7 @@
 The file used is the nearest ``pyproject.toml`` from the current directory upward (the
 first one found, whether or not it has a ``[tool.imgloss]`` table), or the file given
 with ``--config``. Command-line options win over the file, which wins over defaults;
-:mod:`imgloss.thresholds` says how limits merge. Schema (every key optional)::
+:mod:`imgloss.gate.thresholds` says how limits merge. Schema (every key optional)::
 
     [tool.imgloss]
     metrics = ["psnr"]          # computed and reported besides the thresholded ones
@@ -31,9 +31,9 @@ with ``--config``. Command-line options win over the file, which wins over defau
     min = { ssim = 0.95 }
 
 Keys use the command-line spelling (``batch-size``, not ``batch_size``). An unknown key,
-a value of the wrong type or an unreadable file is a :class:`UsageError` (exit 2) naming
-the file and the key. Option *values* (device names, precision, ...) are checked where
-they are used, as for the command line. No torch here.
+a value of the wrong type or choice, or an unreadable file is a :class:`UsageError`
+(exit 2) naming the file and the key: values go through the same declarations as the
+command line (:mod:`imgloss.options`). No torch here.
 """
 from __future__ import annotations
 
@@ -44,7 +44,8 @@ from pathlib import Path
 from typing import Any
 
 from imgloss.errors import UsageError
-from imgloss.thresholds import BOUNDS, Override, Threshold, ThresholdSet, column_name, make_threshold
+from imgloss.options import CONFIG_KEYS
+from imgloss.gate.thresholds import BOUNDS, Override, Threshold, ThresholdSet, column_name, make_threshold
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -53,30 +54,13 @@ else:  # pragma: no cover - Python 3.10
 
 PYPROJECT = "pyproject.toml"
 
-#: Option keys of ``[tool.imgloss]`` and the Python types their values must have.
-OPTION_TYPES: dict[str, tuple[type, ...]] = {
-    "device": (str,),
-    "batch-size": (int,),
-    "workers": (int,),
-    "precision": (str,),
-    "resize": (str,),
-    "background": (str,),
-    "glob": (str,),
-    "recursive": (bool,),
-    "ignore-extension": (bool,),
-    "weights": (str,),
-    "max-pixels": (int,),
-    "fail-on-missing": (bool,),
-}
-#: Smallest allowed value of the integer options.
-MINIMUM = {"batch-size": 1, "workers": 0, "max-pixels": 1}
 TABLE_KEYS = ("metrics", *BOUNDS, "overrides")
 OVERRIDE_KEYS = ("glob", *BOUNDS)
 
 
 @dataclass
 class Config:
-    """Validated ``[tool.imgloss]``: ``options`` keyed as on the command line (``batch-size``)."""
+    """Validated ``[tool.imgloss]``: ``options`` typed and keyed by option name (``batch_size``)."""
 
     path: Path | None = None
     metrics: list[str] = field(default_factory=list)
@@ -119,10 +103,13 @@ def parse_config(table: object, path: Path) -> Config:
     """Validate the ``[tool.imgloss]`` table read from ``path``."""
     where = f"{path}: [tool.imgloss]"
     table = _table(table, where)
-    _no_unknown(table, (*TABLE_KEYS, *OPTION_TYPES), where)
-    options = {key: _option(key, value, where) for key, value in table.items() if key in OPTION_TYPES}
-    if "weights" in options:
-        options["weights"] = str(path.parent / options["weights"])
+    _no_unknown(table, (*TABLE_KEYS, *CONFIG_KEYS), where)
+    options = {}
+    for key, value in table.items():
+        option = CONFIG_KEYS.get(key)
+        if option is not None:
+            value = option.convert(value, where=f"{where} {key}")
+            options[option.name] = path.parent / value if option.relative else value
     metrics = table.get("metrics", [])
     if not isinstance(metrics, list) or not all(isinstance(m, str) for m in metrics):
         raise UsageError(f"{where} metrics must be a list of metric names, got {metrics!r}")
@@ -156,17 +143,6 @@ def _no_unknown(table: dict[str, Any], known: tuple[str, ...], where: str) -> No
         close = difflib.get_close_matches(key.replace("_", "-"), known, n=1)
         hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
     raise UsageError(f"{where}: unknown key(s) {', '.join(hints)}; valid keys: {', '.join(known)}")
-
-
-def _option(key: str, value: object, where: str) -> object:
-    types = OPTION_TYPES[key]
-    # bool is a subclass of int in Python; TOML's true is not a worker count.
-    if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
-        wanted = " or ".join({str: "a string", int: "an integer", bool: "true or false"}[t] for t in types)
-        raise UsageError(f"{where} {key} must be {wanted}, got {value!r}")
-    if key in MINIMUM and value < MINIMUM[key]:  # type: ignore[operator]
-        raise UsageError(f"{where} {key} must be at least {MINIMUM[key]}, got {value!r}")
-    return value
 
 
 def _limits(table: dict[str, Any], where: str) -> tuple[Threshold, ...]:

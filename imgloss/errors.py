@@ -6,6 +6,9 @@ Argument errors in the tensor API are plain ``ValueError`` / ``TypeError``.
 """
 from __future__ import annotations
 
+#: Exit codes that no exception carries: all good, and a check that found a regression.
+EXIT_OK, EXIT_FAILED_CHECK = 0, 1
+
 
 class ImglossError(Exception):
     """Base of every expected failure; ``exit_code`` is what the CLI exits with."""

@@ -18,7 +18,7 @@ from imgloss.metrics.registry import get_metric
 from imgloss.metrics.ssim import SSIMLoss
 from imgloss.metrics.style import StyleLoss
 from imgloss.metrics.tv import TVLoss
-from imgloss.metrics.vgg_loss import FeatureLoss, run_feature_losses
+from imgloss.metrics.feature_loss import FeatureLoss, run_feature_losses
 from imgloss.metrics.wssim import WSSIMLoss
 
 #: The S3Net total loss: l1 L_cha + l2 L_W-SSIM + l3 L_per. The paper does not publish

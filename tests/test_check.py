@@ -16,7 +16,7 @@ from PIL import Image
 from check_helpers import (
     EDIT, LIMITS, ROOT, SAMPLES, SIZE, error_lines, invoke, leftovers, make_folders, run_module, save, texture,
 )
-from imgloss.heatmap import panel_box, picture_size
+from imgloss.gate.heatmap import panel_box, picture_size
 
 
 @pytest.fixture()
@@ -195,8 +195,8 @@ def test_subprocess_fail_writes_junit_and_json(folders, tmp_path) -> None:
 
 def test_check_modules_import_no_torch() -> None:
     code = (
-        "import sys, imgloss.cli, imgloss.cli_check, imgloss.check, imgloss.config, imgloss.thresholds, "
-        "imgloss.junit, imgloss.golden, imgloss.html_report; print('torch' in sys.modules)"
+        "import sys, imgloss.cli, imgloss.cli.check, imgloss.gate.verdicts, imgloss.config, imgloss.gate.thresholds, "
+        "imgloss.gate.junit, imgloss.gate.golden, imgloss.report.html; print('torch' in sys.modules)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert done.stdout.strip() == "False", done.stderr

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import imgloss.io
+import imgloss.io.decode
 from check_helpers import error_lines, invoke, leftovers, run_module, save, texture
 
 
@@ -110,7 +110,7 @@ def case_unreadable_file(tmp: Path) -> Case:
                 raise PermissionError(13, "Permission denied", str(path))
             return builtins.open(path, *args, **kwargs)
 
-        monkeypatch.setattr(imgloss.io, "open", guarded_open, raising=False)
+        monkeypatch.setattr(imgloss.io.decode, "open", guarded_open, raising=False)
 
     return Case([g, c, *LIMIT], 3, [str(c), "permission denied"], setup=deny)
 

@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 import imgloss.weights as weights
-from imgloss.checkpoint import sha256_file
-from imgloss.cli_weights import app
+from imgloss.weights.checkpoint import sha256_file
+from imgloss.cli.weights import app
 from vgg_fixtures import isolated, no_network, standin_dir, standin_file, use_standin  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]

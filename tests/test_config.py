@@ -9,7 +9,7 @@ import pytest
 from check_helpers import error_lines, invoke, make_folders
 from imgloss.config import find_pyproject, load_config
 from imgloss.errors import UsageError
-from imgloss.thresholds import Override, Threshold, ThresholdSet, merge, parse_threshold
+from imgloss.gate.thresholds import Override, Threshold, ThresholdSet, merge, parse_threshold
 
 FULL = """
 [project]
@@ -56,9 +56,9 @@ def test_full_schema_is_read(tmp_path) -> None:
     assert config.path == path
     assert config.metrics == ["psnr", "perceptual:johnson"]
     assert config.options == {
-        "device": "cpu", "batch-size": 4, "workers": 0, "precision": "fp32", "resize": "candidate",
-        "background": "black", "glob": "**/*.png", "recursive": False, "ignore-extension": True,
-        "weights": str(tmp_path / "w" / "vgg19.pth"), "max-pixels": 1000000, "fail-on-missing": True,
+        "device": "cpu", "batch_size": 4, "workers": 0, "precision": "fp32", "resize": "candidate",
+        "background": "black", "glob": "**/*.png", "recursive": False, "ignore_extension": True,
+        "weights": tmp_path / "w" / "vgg19.pth", "max_pixels": 1000000, "fail_on_missing": True,
     }
     limits = config.thresholds
     assert limits.base == (Threshold("charbonnier", "max", 0.01), Threshold("ssim", "min", 0.98))

@@ -8,8 +8,11 @@ import pytest
 import torch
 from PIL import Image
 
-from imgloss import engine
-from imgloss.engine import EngineOptions, Evaluator, MetricRequest, resolve_device
+from imgloss.engine import evaluator as engine
+from imgloss.engine.device import resolve_device
+from imgloss.engine.evaluator import Evaluator
+from imgloss.engine.options import EngineOptions
+from imgloss.metrics.registry import MetricSpec
 from imgloss.errors import UsageError
 from imgloss.io import Pair
 
@@ -29,7 +32,7 @@ def make_pairs(folder: Path, sizes: list[tuple[int, int]]) -> list[Pair]:
 
 
 def evaluator(*names: str, **options) -> Evaluator:
-    metrics = tuple(MetricRequest.parse(n) for n in names)
+    metrics = tuple(MetricSpec.parse(n) for n in names)
     return Evaluator(EngineOptions(metrics=metrics, device="cpu", **options))
 
 
@@ -140,7 +143,7 @@ def test_auto_batch_size_is_bounded() -> None:
         ({"precision": "fp16"}, "fp16 needs a GPU"),
         ({"resize": "both"}, "resize"),
         ({"background": "grey"}, "background"),
-        ({"batch_size": 0}, "batch size"),
+        ({"batch_size": 0}, "batch_size must be at least 1"),
         ({"workers": -1}, "workers"),
     ],
 )
@@ -160,12 +163,12 @@ def test_devices() -> None:
 
 
 def test_metric_spec_parsing() -> None:
-    assert MetricRequest.parse("SSIM").column == "ssim"
-    request = MetricRequest.parse("perceptual:johnson")
+    assert MetricSpec.parse("SSIM").column == "ssim"
+    request = MetricSpec.parse("perceptual:johnson")
     assert (request.column, request.preset) == ("perceptual:johnson", "johnson")
-    assert MetricRequest.parse("perceptual", default_preset="drn").preset == "drn"
+    assert MetricSpec.parse("perceptual", default_preset="drn").preset == "drn"
     with pytest.raises(UsageError, match="Did you mean 'johnson'"):
-        MetricRequest.parse("perceptual:jonson")
+        MetricSpec.parse("perceptual:jonson")
 
 
 @pytest.mark.gpu
@@ -174,7 +177,7 @@ def test_cuda_matches_cpu(tmp_path: Path) -> None:
     pairs = make_pairs(tmp_path, [(32, 32)] * 4 + [(24, 40)] * 3)
     names = ("charbonnier", "ssim", "wssim", "psnr", "tv")
     cpu = values(evaluator(*names, workers=0).run(pairs))
-    metrics = tuple(MetricRequest.parse(n) for n in names)
+    metrics = tuple(MetricSpec.parse(n) for n in names)
     gpu_eval = Evaluator(EngineOptions(metrics=metrics, device="cuda", workers=2))
     assert gpu_eval.device.type == "cuda"
     assert values(gpu_eval.run(pairs)) == pytest.approx(cpu, rel=1e-5, abs=1e-6)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-import imgloss.golden as golden_module
+import imgloss.gate.golden as golden_module
 from check_helpers import leftovers, make_folders
 from imgloss.errors import InputError
-from imgloss.golden import Update, plan, replace_file, replace_tree
+from imgloss.gate.golden import Update, plan, replace_file, replace_tree
 from imgloss.io import pair_inputs
 
 

@@ -10,7 +10,9 @@ import torch
 from PIL import Image
 from vgg_fixtures import isolated, no_network, standin_dir, use_standin  # noqa: F401
 
-from imgloss.engine import EngineOptions, Evaluator, MetricRequest
+from imgloss.engine.evaluator import Evaluator
+from imgloss.engine.options import EngineOptions
+from imgloss.metrics.registry import MetricSpec
 from imgloss.io import Pair
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")]
@@ -30,7 +32,7 @@ def pairs(folder: Path, n: int = 6, size: int = 64) -> list[Pair]:
 
 
 def scores(device: str, items: list[Pair], precision: str = "fp32") -> np.ndarray:
-    metrics = tuple(MetricRequest.parse(n) for n in NAMES)
+    metrics = tuple(MetricSpec.parse(n) for n in NAMES)
     evaluator = Evaluator(EngineOptions(metrics=metrics, device=device, precision=precision, workers=0))
     return np.array([[r.metrics[c] for c in evaluator.columns()] for r in evaluator.run(items)])
 

@@ -6,7 +6,7 @@ import torch
 from PIL import Image
 
 from check_helpers import EDIT, SIZE, painted, save, texture
-from imgloss.heatmap import LUT, PANELS, compose, panel_box, picture_size, write_heatmap
+from imgloss.gate.heatmap import LUT, PANELS, compose, panel_box, picture_size, write_heatmap
 from imgloss.io import read_image
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from check_helpers import LIMITS, error_lines, invoke, leftovers, make_folders
 from imgloss.errors import InputError
-from imgloss.html_report import load_results, render_html
+from imgloss.report.html import load_results, render_html
 
 
 class References(HTMLParser):

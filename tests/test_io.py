@@ -22,6 +22,8 @@ import torch
 from PIL import Image, ImageOps
 
 import imgloss.io as io_module
+import imgloss.io.decode
+import imgloss.io.limits
 from imgloss.errors import InputError, UsageError
 from imgloss.io import (
     IMAGE_EXTENSIONS,
@@ -486,7 +488,7 @@ def test_unreadable_file_simulated(tmp_path: Path, monkeypatch: pytest.MonkeyPat
             raise PermissionError(13, "Permission denied", str(file))
         return builtins.open(file, *args, **kwargs)
 
-    monkeypatch.setattr(io_module, "open", deny, raising=False)
+    monkeypatch.setattr(io_module.decode, "open", deny, raising=False)
     with pytest.raises(InputError) as exc:
         read_image(path)
     assert _reason(exc) == "permission denied"
@@ -543,7 +545,7 @@ def test_concurrent_reads_with_mixed_limits(tmp_path: Path, monkeypatch: pytest.
         results = list(pool.map(one, range(40)))
     assert results == ["refused", "ok"] * 20
     assert Image.MAX_IMAGE_PIXELS == 100
-    assert not io_module._LIMIT_LOCK.locked()
+    assert not io_module.limits._LIMIT_LOCK.locked()
 
 
 def test_bad_options_are_usage_errors(tmp_path: Path) -> None:
@@ -776,7 +778,7 @@ def test_unlistable_subfolder_simulated(tmp_path: Path, monkeypatch: pytest.Monk
             raise PermissionError(13, "Permission denied", str(path))
         return real_scandir(path)
 
-    monkeypatch.setattr(io_module.os, "scandir", scandir)
+    monkeypatch.setattr(os, "scandir", scandir)
     with pytest.raises(InputError) as exc:
         pair_inputs(tmp_path / "ref", tmp_path / "out")
     assert exc.value.path == str(tmp_path / "ref/locked")

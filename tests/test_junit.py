@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from imgloss.junit import JUnitCase, junit_xml, write_junit
+from imgloss.gate.junit import JUnitCase, junit_xml, write_junit
 
 CASES = [
     JUnitCase("a.png", "imgloss.check"),

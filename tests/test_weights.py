@@ -16,7 +16,7 @@ import pytest
 import torch
 
 import imgloss.weights as weights
-from imgloss.checkpoint import CheckpointError, feature_shapes, full_shapes, sha256_file
+from imgloss.weights.checkpoint import CheckpointError, feature_shapes, full_shapes, sha256_file
 from imgloss.errors import WeightsError
 from vgg_fixtures import isolated, no_network, standin_dir, standin_file, use_standin  # noqa: F401
 
@@ -114,7 +114,7 @@ def test_torch_hub_dir_is_computed_without_torch(monkeypatch: pytest.MonkeyPatch
 
 
 def test_importing_imgloss_weights_does_not_import_torch() -> None:
-    code = "import sys, imgloss.weights, imgloss.cli_weights; print('torch' in sys.modules)"
+    code = "import sys, imgloss.weights.store, imgloss.cli.weights; print('torch' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
 

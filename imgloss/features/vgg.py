@@ -3,7 +3,7 @@
 :func:`extract_pair` runs x and y through ONE forward of torchvision's VGG16/VGG19
 ``features`` (a concatenated batch) and returns the requested taps of each. The network
 is built only up to the deepest tap requested so far, from verified weights
-(:mod:`imgloss.weights`; a failure is a :class:`~imgloss.errors.WeightsError`, never a
+(:mod:`imgloss.weights.store`; a failure is a :class:`~imgloss.errors.WeightsError`, never a
 random network), in eval mode with frozen parameters, and cached for the process per
 (backbone, device, dtype, weights file). :func:`cache_info` counts builds, weight loads
 and forwards (for tests and benchmarks); :func:`clear_cache` forgets everything.
@@ -18,7 +18,7 @@ from typing import Sequence
 import torch
 from torch import Tensor, nn
 
-import imgloss.weights as weights_store
+from imgloss import weights as weights_store
 from imgloss.errors import WeightsError
 
 #: Tap name -> index in torchvision's ``features`` (the output of that ReLU).
@@ -166,7 +166,7 @@ def extract_pair(
     validate); the network runs on their device and dtype. ``normalize="imagenet"``
     applies ImageNet mean/std first; ``"none"`` feeds the input as is. ``weights``
     is an explicit weights file or folder, or None for the resolution order of
-    :mod:`imgloss.weights`. Returns two dicts tap -> ``N x C_tap x H_tap x W_tap``.
+    :mod:`imgloss.weights.store`. Returns two dicts tap -> ``N x C_tap x H_tap x W_tap``.
     Gradients flow to x and y; the network's parameters are frozen.
     """
     if normalize not in NORMALIZATIONS:

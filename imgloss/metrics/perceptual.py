@@ -12,7 +12,7 @@ from typing import Sequence
 
 from torch import Tensor
 
-from imgloss.metrics.vgg_metric import VGGMetricLoss
+from imgloss.metrics.feature_loss import VGGMetricLoss
 
 
 class PerceptualLoss(VGGMetricLoss):

@@ -10,7 +10,7 @@ import difflib
 import importlib
 import math
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from imgloss.errors import UnknownMetricError
 
@@ -155,3 +155,41 @@ def get_preset(metric: str, name: str = "default") -> VGGPreset:
         return presets[name]
     except KeyError:
         raise _unknown(f"{metric} preset", name, list(presets)) from None
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One column to compute: a registry metric, optionally with a VGG preset.
+
+    ``column`` is the name in reports: the metric name, or ``name:preset`` when the
+    user asked for a preset in the metric spec (``-m perceptual:johnson``).
+    """
+
+    column: str
+    info: MetricInfo
+    preset: str | None = None
+
+    @classmethod
+    def parse(cls, spec: str, default_preset: str | None = None) -> "MetricSpec":
+        """Parse ``name`` or ``name:preset``; unknown names raise with suggestions."""
+        name, _, explicit = spec.strip().partition(":")
+        info = get_metric(name.strip().lower())
+        preset = explicit.strip() or None
+        column = f"{info.name}:{preset}" if preset else info.name
+        if preset is None and default_preset in PRESETS.get(info.name, {}):
+            preset = default_preset
+        if preset is not None:
+            get_preset(info.name, preset)  # validates, with a suggestion
+        return cls(column, info, preset)
+
+    @property
+    def reference_column(self) -> str:
+        """The column of a no-reference metric's value on the reference: ``tv_ref``."""
+        return self.column.replace(self.info.name, f"{self.info.name}_ref", 1)
+
+
+def parse_metric_specs(specs: Sequence[str], default_preset: str | None = None) -> tuple[MetricSpec, ...]:
+    """``["ssim", "wssim,psnr", "ssim"]`` -> one :class:`MetricSpec` per distinct column, in
+    order (``-m`` may repeat and comma-separate). Unknown names raise with suggestions."""
+    names = [part.strip() for spec in specs for part in spec.split(",") if part.strip()]
+    return tuple(MetricSpec.parse(name, default_preset) for name in dict.fromkeys(names))

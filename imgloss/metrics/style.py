@@ -13,7 +13,7 @@ from typing import Sequence
 from torch import Tensor
 
 from imgloss.metrics.gram import gram, gram_distance
-from imgloss.metrics.vgg_metric import VGGMetricLoss
+from imgloss.metrics.feature_loss import VGGMetricLoss
 
 
 class StyleLoss(VGGMetricLoss):

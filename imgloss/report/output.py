@@ -7,9 +7,12 @@ error never leaves a half-written file under the real name. No torch here.
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import IO, Callable
+
+from imgloss.errors import UsageError
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -32,3 +35,33 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically (see :func:`atomic_write`)."""
     atomic_write(path, lambda temp: temp.write_bytes(data))
+
+
+def check_writable(path: Path) -> None:
+    """Fail before any work when ``path``'s folder is missing or is not a folder."""
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise UsageError(f"cannot write {path}: folder {parent} does not exist")
+    if path.is_dir():
+        raise UsageError(f"cannot write {path}: it is a directory")
+
+
+class Sink:
+    """A text stream that is stdout, or ``FILE.partial`` renamed to ``FILE`` on commit."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.partial = None if path is None else path.with_name(path.name + ".partial")
+        self.stream: IO[str] = sys.stdout if self.partial is None else open(self.partial, "w", newline="", encoding="utf-8")
+
+    def commit(self) -> None:
+        if self.partial is not None:
+            self.stream.close()
+            os.replace(self.partial, self.path)  # type: ignore[arg-type]
+        else:
+            self.stream.flush()
+
+    def abort(self) -> None:
+        if self.partial is not None:
+            self.stream.close()
+            self.partial.unlink(missing_ok=True)

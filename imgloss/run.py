@@ -7,40 +7,37 @@ returns data and calls back; printing is the CLI's job. Torch loads on first cal
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
-from imgloss.errors import InputError, UsageError
+from imgloss.errors import EXIT_OK, InputError, UsageError
 from imgloss.io import Pair, Pairing, list_images, pair_inputs
-from imgloss.metrics.registry import PRESETS
-from imgloss.report import RunInfo, Summary, Writer, check_writable, summarize
+from imgloss.engine.options import EngineOptions
+from imgloss.metrics.registry import PRESETS, parse_metric_specs
+from imgloss.options import ENGINE, PAIRING, defaults
+from imgloss.report.output import check_writable
+from imgloss.report.summary import RunInfo, Summary, summarize
+from imgloss.report.writers import Writer
 from imgloss.results import PairResult
 
-#: Exit codes decided here; usage (2) and weights (4) come with their exceptions.
-EXIT_OK, EXIT_FAILED_CHECK, EXIT_INPUT = 0, 1, InputError.exit_code
+#: Options the reports leave out: where the device and the weights are is said elsewhere.
+_NOT_REPORTED = ("device", "max_pixels", "weights")
 
 
 @dataclass
 class ScoreRequest:
-    """A scoring run as the user asked for it (paths, metric specs, engine options)."""
+    """A scoring run as the user asked for it: paths, metric specs (``ssim``,
+    ``perceptual:johnson``, ``ssim,psnr``), and ``options`` by name: the engine's
+    (:data:`imgloss.options.ENGINE`) and the pairing's (:data:`imgloss.options.PAIRING`);
+    any left out take their declared default."""
 
     candidate: Path
     reference: Path | None = None
     metrics: Sequence[str] = ()
     preset: str | None = None
-    device: str = "auto"
-    batch_size: int | None = None
-    workers: int | None = None
-    precision: str = "fp32"
-    resize: str = "none"
-    background: str = "white"
-    max_pixels: int | None = None
-    weights: str | None = None
-    recursive: bool = True
-    glob: str | None = None
-    ignore_extension: bool = False
     output: Path | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -63,21 +60,16 @@ class Outcome:
     unmatched: list[str] = field(default_factory=list)
 
 
-def split_metric_specs(specs: Sequence[str]) -> list[str]:
-    """``-m ssim -m wssim,psnr`` -> ``["ssim", "wssim", "psnr"]`` (order kept, no repeats)."""
-    names = [part.strip() for spec in specs for part in spec.split(",") if part.strip()]
-    return list(dict.fromkeys(names))
-
-
 def prepare(request: ScoreRequest, default_metrics: Sequence[str]) -> Prepared:
     """Validate, pair the inputs and build the evaluator. Raises ImglossError subclasses."""
-    from imgloss.engine import EngineOptions, Evaluator, MetricRequest
+    from imgloss.engine.device import describe_device
+    from imgloss.engine.evaluator import Evaluator
     from imgloss.weights import unverified_in_use
 
     if request.output is not None:
         check_writable(request.output)
-    specs = split_metric_specs(request.metrics) or list(default_metrics)
-    metrics = tuple(MetricRequest.parse(spec, request.preset) for spec in specs)
+    options = {**defaults((*ENGINE, *PAIRING)), **request.options}
+    metrics = parse_metric_specs(request.metrics or default_metrics, request.preset)
     if request.preset is not None and not any(m.preset == request.preset for m in metrics):
         owners = [name for name, presets in PRESETS.items() if request.preset in presets]
         raise UsageError(
@@ -85,41 +77,27 @@ def prepare(request: ScoreRequest, default_metrics: Sequence[str]) -> Prepared:
             f"(presets: {', '.join(f'{m}:{p}' for m, ps in PRESETS.items() for p in ps)}), "
             "and no requested metric takes it"
         )
+    pairing_options = {name: options[name] for name in PAIRING}
     if request.reference is None:
         needing = [m.column for m in metrics if m.info.needs_reference]
         if needing:
             verb = "needs" if len(needing) == 1 else "need"
             raise UsageError(f"{', '.join(needing)} {verb} a reference image; score takes no-reference metrics (tv)")
-        pairing = Pairing(list_images(request.candidate, recursive=request.recursive, glob=request.glob), [], [])
+        del pairing_options["ignore_extension"]
+        pairing = Pairing(list_images(request.candidate, **pairing_options), [], [])
     else:
-        pairing = pair_inputs(
-            request.reference,
-            request.candidate,
-            recursive=request.recursive,
-            glob=request.glob,
-            ignore_extension=request.ignore_extension,
-        )
-    # The request carries every engine option under the engine's own name.
-    engine_fields = [f.name for f in fields(EngineOptions) if f.name != "metrics"]
-    options = EngineOptions(metrics=metrics, **{name: getattr(request, name) for name in engine_fields})
-    evaluator = Evaluator(options)
+        pairing = pair_inputs(request.reference, request.candidate, **pairing_options)
+    evaluator = Evaluator(EngineOptions(metrics=metrics, **{name: options[name] for name in ENGINE}))
     higher = evaluator.columns(with_reference=request.reference is not None)
-    columns = list(higher)
+    shown = {name: options[name] for name in (*ENGINE, *PAIRING) if name not in _NOT_REPORTED}
     info = RunInfo(
-        columns=columns,
+        columns=list(higher),
         higher_is_better=higher,
         device=describe_device(evaluator.device),
         options={
             "metrics": [m.column for m in metrics],
             "preset": request.preset,
-            "precision": request.precision,
-            "resize": request.resize,
-            "background": request.background,
-            "batch_size": request.batch_size,
-            "workers": request.workers,
-            "recursive": request.recursive,
-            "glob": request.glob,
-            "ignore_extension": request.ignore_extension,
+            **shown,
             "reference": None if request.reference is None else str(request.reference),
             "candidate": str(request.candidate),
         },
@@ -127,16 +105,6 @@ def prepare(request: ScoreRequest, default_metrics: Sequence[str]) -> Prepared:
         unmatched=[str(p) for p in pairing.unmatched_reference + pairing.unmatched_candidate],
     )
     return Prepared(evaluator, list(pairing.pairs), pairing, info)
-
-
-def describe_device(device: Any) -> str:
-    """``cpu``, or ``cuda:0 (NVIDIA H100 80GB HBM3)``."""
-    if device.type == "cuda":
-        import torch
-
-        index = device.index if device.index is not None else torch.cuda.current_device()
-        return f"cuda:{index} ({torch.cuda.get_device_name(index)})"
-    return str(device)
 
 
 def execute(
@@ -167,4 +135,4 @@ def execute(
     )
     writer.close(summary)
     failed = summary.failed or unmatched or not results
-    return Outcome(results, summary, EXIT_INPUT if failed else EXIT_OK, prepared.info.unmatched)
+    return Outcome(results, summary, InputError.exit_code if failed else EXIT_OK, prepared.info.unmatched)

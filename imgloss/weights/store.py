@@ -28,23 +28,18 @@ from __future__ import annotations
 import json
 import os
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
-from imgloss.checkpoint import (
-    BACKBONES,
+from imgloss.weights.checkpoint import (
     CheckpointError,
     StateDict,
     check_layout,
-    detect_backbone,
     features_only,
     read_state_dict,
     sha256_file,
 )
 from imgloss.errors import WeightsError
-from imgloss.files import atomic_write
 
 ENV_WEIGHTS = "IMGLOSS_WEIGHTS"
 ENV_CACHE = "IMGLOSS_CACHE"
@@ -129,7 +124,7 @@ class Finding:
     used: bool
 
 
-def _official(backbone: str) -> Official:
+def official_for(backbone: str) -> Official:
     try:
         return OFFICIAL[backbone]
     except KeyError:
@@ -174,7 +169,7 @@ def _given(source: str, value: str | os.PathLike[str], official: Official) -> Lo
 
 def locations(backbone: str, explicit: str | os.PathLike[str] | None = None) -> list[Location]:
     """Every place looked in for ``backbone``'s weights, in resolution order."""
-    official = _official(backbone)
+    official = official_for(backbone)
     places = []
     if explicit is not None:
         places.append(_given(FROM_ARGUMENT, explicit, official))
@@ -189,7 +184,7 @@ def locations(backbone: str, explicit: str | os.PathLike[str] | None = None) -> 
 
 def missing_message(backbone: str, places: list[Location]) -> str:
     """The one message for weights found nowhere: the file, where, and the three fixes."""
-    official = _official(backbone)
+    official = official_for(backbone)
     found_in = {place.source: ", ".join(str(path) for path in place.candidates) for place in places}
     looked = "\n".join(
         f"    {source}: {found_in.get(source, note)}"
@@ -230,7 +225,7 @@ def find(backbone: str, explicit: str | os.PathLike[str] | None = None) -> tuple
     raise WeightsError(missing_message(backbone, places))
 
 
-def _read_manifest() -> dict[str, dict[str, object]]:
+def read_manifest() -> dict[str, dict[str, object]]:
     try:
         data = json.loads((cache_dir() / MANIFEST).read_text())
     except (OSError, ValueError):
@@ -242,21 +237,8 @@ def _read_manifest() -> dict[str, dict[str, object]]:
 def _manifest_entry(path: Path) -> dict[str, object] | None:
     if path.parent.resolve() != cache_dir().resolve():
         return None
-    entry = _read_manifest().get(path.name)
+    entry = read_manifest().get(path.name)
     return entry if isinstance(entry, dict) else None
-
-
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """:func:`imgloss.files.atomic_write`, creating the cache folder first."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, write)
-
-
-def _record(name: str, entry: dict[str, object]) -> None:
-    files = _read_manifest()
-    files[name] = entry
-    text = json.dumps({"format": 1, "files": files}, indent=2, sort_keys=True) + "\n"
-    _atomic_write(cache_dir() / MANIFEST, lambda temp: temp.write_text(text))
 
 
 def _hash_problem(path: Path, digest: str, official: Official) -> str | None:
@@ -279,8 +261,8 @@ def _hash_problem(path: Path, digest: str, official: Official) -> str | None:
     return None
 
 
-def _judge(path: Path, backbone: str, state: StateDict, digest: str) -> Verified:
-    official = _official(backbone)
+def judge(path: Path, backbone: str, state: StateDict, digest: str) -> Verified:
+    official = official_for(backbone)
     check_layout(path, state, backbone)
     problem = _hash_problem(path, digest, official)
     if problem and not allow_unverified():
@@ -292,13 +274,13 @@ def verify(path: str | Path, backbone: str) -> Verified:
     """Check one file as ``backbone`` weights and return its ``features.*`` state.
 
     Order: format and safe loading, key set and shapes, then the hash. A failure
-    raises :class:`~imgloss.checkpoint.CheckpointError` (a :class:`WeightsError`) with
+    raises :class:`~imgloss.weights.checkpoint.CheckpointError` (a :class:`WeightsError`) with
     the reason; a wrong hash is accepted (``verified=False``) only under
     ``IMGLOSS_ALLOW_UNVERIFIED_WEIGHTS``. Has no side effects.
     """
-    _official(backbone)
+    official_for(backbone)
     path = Path(path)
-    return _judge(path, backbone, read_state_dict(path), sha256_file(path))
+    return judge(path, backbone, read_state_dict(path), sha256_file(path))
 
 
 def load(backbone: str, explicit: str | os.PathLike[str] | None = None) -> Verified:
@@ -312,7 +294,7 @@ def load(backbone: str, explicit: str | os.PathLike[str] | None = None) -> Verif
         result = verify(path, backbone)
     except CheckpointError as exc:
         raise WeightsError(
-            f"refused {_official(backbone).title} weights {exc.path} (from {source}): {exc.reason}.\n"
+            f"refused {official_for(backbone).title} weights {exc.path} (from {source}): {exc.reason}.\n"
             f"  Replace or remove it: imgloss weights download {backbone}, or imgloss weights import FILE.\n"
             "  imgloss never uses a randomly initialised network in place of refused weights."
         ) from None
@@ -345,127 +327,3 @@ def status(backbone: str, explicit: str | os.PathLike[str] | None = None) -> lis
                         f"{detail}, SHA-256 {result.sha256[:16]}...", used)
             )
     return findings
-
-
-@dataclass(frozen=True)
-class Imported:
-    """A compact ``features.*`` copy written to imgloss's cache and recorded in its manifest."""
-
-    backbone: str
-    path: Path
-    sha256: str
-    verified: bool
-    source: str
-
-
-def _identify(path: Path, backbone: str, state: StateDict, digest: str) -> str:
-    if backbone != "auto":
-        _official(backbone)
-        return backbone
-    for official in OFFICIAL.values():
-        if digest == official.sha256:
-            return official.backbone
-    return detect_backbone(path, state)
-
-
-def import_file(path: str | Path, backbone: str = "auto", *, source: str | None = None) -> Imported:
-    """Verify ``path`` and store its ``features.*`` tensors compactly in imgloss's cache.
-
-    ``backbone`` is ``vgg19``, ``vgg16`` or ``auto`` (from the hash, else the key set).
-    The copy is written atomically (temp file + rename) and its SHA-256 recorded in the
-    manifest, which vouches for it from then on. ``source`` labels the origin in the
-    manifest (default: the path). Raises :class:`WeightsError` on any failure.
-    """
-    import torch
-
-    path = Path(path)
-    if not path.is_file():
-        raise WeightsError(f"{path}: {'is a directory, not a weights file' if path.is_dir() else 'no such file'}")
-    state, digest = read_state_dict(path), sha256_file(path)
-    backbone = _identify(path, backbone, state, digest)
-    result = _judge(path, backbone, state, digest)
-    del state  # frees the classifier tensors (~490 MB) before the copy is written
-    target = cache_dir() / _official(backbone).compact_name
-    try:
-        _atomic_write(target, lambda temp: torch.save(result.state, temp))
-        digest = sha256_file(target)
-        _record(target.name, {
-            "backbone": backbone,
-            "sha256": digest,
-            "verified": result.verified,
-            "source": source or str(path.resolve()),
-            "source_sha256": result.sha256,
-        })
-    except OSError as exc:
-        raise WeightsError(f"cannot write to imgloss's cache {target.parent}: {exc}") from None
-    return Imported(backbone, target, digest, result.verified, source or str(path))
-
-
-Progress = Callable[[int, "int | None"], None]
-
-
-def download(backbone: str, *, url: str | None = None, progress: Progress | None = None,
-             timeout: float = 60.0) -> Imported:
-    """Fetch torchvision's official file (or ``url``, e.g. a mirror), verify, cache it.
-
-    The only network access imgloss makes, and only when called. The download goes to
-    a temporary file in the cache folder, is verified like any import, stored as the
-    compact ``features.*`` copy and then deleted. ``progress(done_bytes, total_bytes)``
-    is called as data arrives (``total`` None when the server does not say).
-    """
-    import urllib.error
-    import urllib.request
-
-    official = _official(backbone)
-    url = url or official.url
-    folder = cache_dir()
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{official.filename}.", suffix=".partial")
-    except OSError as exc:
-        raise WeightsError(f"cannot write to imgloss's cache {folder}: {exc}") from None
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
-            length = response.headers.get("Content-Length")
-            total = int(length) if length and length.isdigit() else None
-            done = 0
-            while block := response.read(1 << 20):
-                out.write(block)
-                done += len(block)
-                if progress is not None:
-                    progress(done, total)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        os.unlink(temp)
-        raise WeightsError(f"download of {url} failed: {exc}") from None
-    try:
-        return import_file(temp, backbone, source=url)
-    except CheckpointError as exc:
-        raise WeightsError(f"downloaded {url} refused: {exc.reason}") from None
-    finally:
-        os.unlink(temp)
-
-
-__all__ = [
-    "BACKBONES",
-    "ENV_ALLOW_UNVERIFIED",
-    "ENV_CACHE",
-    "ENV_WEIGHTS",
-    "Finding",
-    "Imported",
-    "Location",
-    "OFFICIAL",
-    "Official",
-    "Verified",
-    "allow_unverified",
-    "cache_dir",
-    "download",
-    "find",
-    "import_file",
-    "load",
-    "locations",
-    "missing_message",
-    "status",
-    "torch_hub_dir",
-    "unverified_in_use",
-    "verify",
-]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Sequence
 
-from imgloss.files import atomic_write_bytes
+from imgloss.report.output import atomic_write_bytes
 
 Outcome = Literal["passed", "failure", "error", "skipped"]
 

@@ -1,4 +1,4 @@
-"""One ``imgloss check`` run after scoring: verdicts, heatmaps, JUnit cases, table, exit code.
+"""One ``imgloss check`` run after scoring: verdicts, heatmaps, JUnit cases, exit code.
 
 :class:`CheckWriter` wraps a report writer: before a result is passed on, it is judged
 against its limits and, when it fails and a diff folder was given, its heatmap is
@@ -24,19 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
-
-from imgloss.commands import EXIT_FAILED_CHECK, EXIT_INPUT, EXIT_OK
-from imgloss.errors import ImglossError
+from imgloss.errors import EXIT_FAILED_CHECK, EXIT_OK, ImglossError, InputError
 from imgloss.io import Background
-from imgloss.junit import JUnitCase
-from imgloss.report import (
-    RunInfo, Summary, TableWriter, Writer, column_header, format_value, json_value, render_notes, render_summary,
-)
+from imgloss.gate.junit import JUnitCase
+from imgloss.report.summary import Summary, format_value, json_value
+from imgloss.report.writers import Writer
 from imgloss.results import PairResult
-from imgloss.thresholds import ThresholdSet
+from imgloss.gate.thresholds import ThresholdSet
 
 PASS, FAIL, ERROR = "pass", "fail", "error"
 #: Table and report order: what needs attention first.
@@ -59,7 +53,7 @@ class Heatmaps:
 
     def draw(self, result: PairResult) -> Path:
         """Write the heatmap of ``result``'s pair; raises ImglossError or OSError."""
-        from imgloss.heatmap import write_heatmap
+        from imgloss.gate.heatmap import write_heatmap
         from imgloss.io import read_image
 
         def read(path: str | None) -> Any:
@@ -136,7 +130,7 @@ def exit_code(
     updated to the candidates), else 0 (see the module docstring)."""
     statuses = {status(r) for r in results}
     if not results or ERROR in statuses or (fail_on_missing and unpaired.missing):
-        return EXIT_INPUT
+        return InputError.exit_code
     return EXIT_FAILED_CHECK if FAIL in statuses and not accepted else EXIT_OK
 
 
@@ -166,32 +160,3 @@ def junit_cases(results: Sequence[PairResult], unpaired: Unpaired, fail_on_missi
         cases.append(JUnitCase(path, JUNIT_CLASS, outcome, "golden file has no candidate"))  # type: ignore[arg-type]
     cases.extend(JUnitCase(path, JUNIT_CLASS, "skipped", "candidate has no golden file") for path in unpaired.extra)
     return cases
-
-
-class CheckTableWriter(TableWriter):
-    """The terminal table of a check: failures first, a status column, the reasons."""
-
-    def __init__(self, info: RunInfo, path: Path | None, unpaired: Unpaired) -> None:
-        super().__init__(info, path)
-        self.unpaired = unpaired
-
-    def render(self, console: Console, summary: Summary) -> None:
-        table = Table(header_style="bold")
-        table.add_column("status")
-        table.add_column("pair", overflow="fold")
-        for column in self.info.columns:
-            table.add_column(column_header(column, self.info.higher_is_better[column]), justify="right")
-        table.add_column("failed thresholds / error", overflow="fold")
-        style = {PASS: "green", FAIL: "bold red", ERROR: "red"}
-        for result in sorted(self.results, key=lambda r: STATUS_ORDER[status(r)]):
-            record = result.extra["check"]
-            broken = {f["metric"] for f in record["failed"]}
-            values = [
-                Text(format_value(result.metrics.get(c)), style="red" if c in broken else "") for c in self.info.columns
-            ]
-            mark = Text(record["status"].upper(), style=style[record["status"]])
-            table.add_row(mark, Text(result.key), *values, Text(record["message"]))
-        console.print(table)
-        render_notes(console, self.results)
-        render_summary(console, self.info, summary)
-        console.print(counts_line(self.results, self.unpaired), highlight=False)

@@ -4,18 +4,19 @@
 command that touches the network; ``import`` verifies an offline file into the cache;
 ``verify`` resolves the file a run would use and checks it (exit 4 when missing or
 refused). Expected failures print one ``imgloss: error: ...`` message on stderr and
-exit with their code (4 for weights). No torch at module level: ``imgloss.weights``
+exit with their code (4 for weights). No torch at module level: ``imgloss.weights.store``
 imports it only to read a checkpoint.
 """
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.table import Table
 
-from imgloss.cli_common import Weights, expected_failures, stderr
+from imgloss.cli.console import expected_failures, stderr
+from imgloss.cli.options import option_values, takes
 
 app = typer.Typer(
     name="weights",
@@ -41,7 +42,7 @@ def _size(size: int | None) -> str:
 
 
 def _unverified_note() -> None:
-    import imgloss.weights as store
+    from imgloss import weights as store
 
     if store.allow_unverified():
         stderr.print(
@@ -51,12 +52,16 @@ def _unverified_note() -> None:
 
 
 @app.command()
+@takes(("weights",))
 def status(
+    ctx: typer.Context,
     backbone: Annotated[str, typer.Option(help="vgg19, vgg16 or all.")] = "all",
-    weights: Weights = None,
+    **options: Any,
 ) -> None:
     """Show each place looked in for the weights, what is there and whether it verifies."""
-    import imgloss.weights as store
+    from imgloss import weights as store
+
+    weights = option_values(ctx, options)["weights"]
 
     _check_backbone(backbone, (*BACKBONE_CHOICES, "all"))
     table = Table(title="VGG weights (first file found is used)", title_justify="left")
@@ -75,7 +80,7 @@ def status(
                 if finding.used:
                     state += " [bold](used)[/]" if finding.ok else " [bold](found first: runs stop here)[/]"
                 table.add_row(name, finding.source, str(finding.path), _size(finding.size), state)
-    from imgloss.report import stdout_console
+    from imgloss.report.table import stdout_console
 
     stdout_console().print(table)
     _unverified_note()
@@ -93,7 +98,7 @@ def download(
     """
     from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
-    import imgloss.weights as store
+    from imgloss import weights as store
 
     _check_backbone(backbone)
     source = url or store.OFFICIAL[backbone].url
@@ -116,7 +121,7 @@ def import_(
     backbone: Annotated[str, typer.Option(help="auto, vgg19 or vgg16 (auto: from the hash or the keys).")] = "auto",
 ) -> None:
     """Verify an offline weights file and copy its features into imgloss's cache."""
-    import imgloss.weights as store
+    from imgloss import weights as store
 
     _check_backbone(backbone, (*BACKBONE_CHOICES, "auto"))
     with expected_failures():
@@ -127,9 +132,12 @@ def import_(
 
 
 @app.command()
-def verify(backbone: Backbone = "vgg19", weights: Weights = None) -> None:
+@takes(("weights",))
+def verify(ctx: typer.Context, backbone: Backbone = "vgg19", **options: Any) -> None:
     """Check the file a run would use; exit 4 if it is missing or refused."""
-    import imgloss.weights as store
+    from imgloss import weights as store
+
+    weights = option_values(ctx, options)["weights"]
 
     _check_backbone(backbone)
     with expected_failures():

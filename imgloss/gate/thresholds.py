@@ -19,7 +19,7 @@ from typing import Any, Iterable, Literal, Sequence
 
 from imgloss.errors import UsageError
 from imgloss.io import glob_matches
-from imgloss.metrics.registry import get_metric, get_preset
+from imgloss.metrics.registry import MetricSpec, get_metric
 from imgloss.results import PairResult
 
 Bound = Literal["max", "min"]
@@ -83,14 +83,10 @@ def make_threshold(column: str, bound: str, limit: object, *, where: str) -> Thr
 def column_name(spec: str, *, where: str) -> str:
     """The report column of a metric spec (``" SSIM "`` -> ``ssim``, ``perceptual:johnson``
     stays); an unknown metric or preset is a :class:`UsageError` prefixed with ``where``."""
-    name, _, preset = spec.strip().partition(":")
     try:
-        metric = get_metric(name.strip().lower()).name
-        if preset:
-            get_preset(metric, preset.strip())
+        return MetricSpec.parse(spec).column
     except UsageError as exc:
         raise UsageError(f"{where}: {exc}") from None
-    return f"{metric}:{preset.strip()}" if preset else metric
 
 
 def parse_threshold(text: str, bound: str) -> Threshold:

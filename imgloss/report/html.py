@@ -20,7 +20,7 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from imgloss.errors import InputError
-from imgloss.report import format_value
+from imgloss.report.summary import format_value
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 #: Row order: what needs attention first.

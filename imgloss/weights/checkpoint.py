@@ -4,7 +4,7 @@ Owns the file-level checks: emptiness, format (a torch zip archive or a legacy p
 truncation, safe loading with ``torch.load(weights_only=True)`` (a pickle that asks to
 call code is refused and never run), and the exact key set, tensor shapes and dtypes of
 torchvision's VGG16/VGG19 state dicts. It knows nothing about where files live or which
-hashes are official (that is :mod:`imgloss.weights`). Importing it does not import torch.
+hashes are official (that is :mod:`imgloss.weights.store`). Importing it does not import torch.
 """
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """The ``imgloss check`` and ``imgloss report`` commands (registered in ``cli.py``).
 
 ``check`` scores golden/candidate pairs with the thresholded metrics, judges them
-(:mod:`imgloss.check`), and writes the report, JUnit XML and heatmaps; settings not
+(:mod:`imgloss.gate.verdicts`), and writes the report, JUnit XML and heatmaps; settings not
 given on the command line come from ``[tool.imgloss]`` (:mod:`imgloss.config`).
 ``report`` turns a JSON result file into one self-contained HTML page. Imports no
 torch at module level.
@@ -9,24 +9,22 @@ torch at module level.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from imgloss.cli_common import (
-    ENGINE_SETTINGS, Background, BatchSize, ConfigFile, Device, Format, Glob, IgnoreExt, MaxPixels, Output, Precision,
-    Quiet, Recursive, Resize, Weights, Workers, check_format, error_line, expected_failures, progress_bar,
-    settings_with_config, stderr,
-)
+from imgloss.cli.console import error_line, expected_failures, progress_bar, stderr
+from imgloss.cli.options import option_values, takes
+from imgloss.options import CHECK, ENGINE, PAIRING
 
 if TYPE_CHECKING:
-    from imgloss.check import Unpaired
-    from imgloss.commands import Outcome, Prepared
+    from imgloss.gate.verdicts import Unpaired
+    from imgloss.run import Outcome, Prepared
     from imgloss.config import Config
     from imgloss.io import Pairing
-    from imgloss.report import RunInfo
+    from imgloss.report.summary import RunInfo
     from imgloss.results import PairResult
-    from imgloss.thresholds import ThresholdSet
+    from imgloss.gate.thresholds import ThresholdSet
 
 CHECK_EPILOG = """[bold]Examples[/]
 
@@ -42,82 +40,41 @@ Settings not given here come from \\[tool.imgloss] in the nearest pyproject.toml
 
 Exit codes: 0 all passed, 1 a threshold failed, 2 usage or config error, 3 some inputs unreadable or missing (wins over 1), 4 VGG weights missing."""
 
-MaxLimits = Annotated[
-    Optional[list[str]],
-    typer.Option("--max", metavar="METRIC=VALUE", help="Fail a pair whose METRIC is above VALUE (repeat).", show_default=False),
-]
-MinLimits = Annotated[
-    Optional[list[str]],
-    typer.Option("--min", metavar="METRIC=VALUE", help="Fail a pair whose METRIC is below VALUE (repeat).", show_default=False),
-]
-FailOnMissing = Annotated[bool, typer.Option("--fail-on-missing", help="A golden file with no candidate fails the check (exit 3).")]
-JUnit = Annotated[Optional[Path], typer.Option("--junit", metavar="FILE", help="Write JUnit XML (one testcase per pair).", show_default=False)]
-DiffDir = Annotated[
-    Optional[Path],
-    typer.Option("--diff-dir", metavar="DIR", help="Write a heatmap PNG per failing pair (images, |error|, 1 - SSIM).", show_default=False),
-]
-UpdateGolden = Annotated[
-    bool, typer.Option("--update-golden", help="After a reviewed change: copy every candidate over the golden files, all or nothing.")
-]
-
-
+@takes(CHECK)
 def check(
     ctx: typer.Context,
     golden: Annotated[Path, typer.Argument(help="Golden image or folder.", show_default=False)],
     candidate: Annotated[Path, typer.Argument(help="Candidate image or folder (paired by relative path).", show_default=False)],
-    max_limits: MaxLimits = None,
-    min_limits: MinLimits = None,
-    fail_on_missing: FailOnMissing = False,
-    junit: JUnit = None,
-    diff_dir: DiffDir = None,
-    update_golden: UpdateGolden = False,
-    config: ConfigFile = None,
-    fmt: Format = "table",
-    output: Output = None,
-    device: Device = "auto",
-    batch_size: BatchSize = None,
-    workers: Workers = None,
-    precision: Precision = "fp32",
-    resize: Resize = "none",
-    background: Background = "white",
-    recursive: Recursive = True,
-    glob: Glob = None,
-    ignore_extension: IgnoreExt = False,
-    weights: Weights = None,
-    max_pixels: MaxPixels = None,
-    quiet: Quiet = False,
+    **options: Any,
 ) -> None:
     """Gate a CI job on image regressions: every pair must stay within the thresholds."""
-    check_format(fmt)
     with expected_failures():
-        code = _run_check(ctx, golden, candidate, max_limits or [], min_limits or [], config)
+        from imgloss.config import load_config
+
+        config = load_config(option_values(ctx, {"config": options["config"]})["config"])
+        code = _run_check(Path(golden), Path(candidate), option_values(ctx, options, config.options), config)
     raise typer.Exit(code)
 
 
 def _unpaired(pairing: Pairing) -> Unpaired:
-    from imgloss.check import Unpaired
+    from imgloss.gate.verdicts import Unpaired
 
     return Unpaired(tuple(map(str, pairing.unmatched_reference)), tuple(map(str, pairing.unmatched_candidate)))
 
 
-def _run_check(
-    ctx: typer.Context, golden: Path, candidate: Path, max_limits: list[str], min_limits: list[str], config_file: Path | None
-) -> int:
-    """Body of ``check``: resolve settings, score, judge, write, update; the exit code."""
-    from imgloss import commands
-    from imgloss.check import exit_code, junit_cases
-    from imgloss.config import load_config
-    from imgloss.junit import write_junit
+def _run_check(golden: Path, candidate: Path, settings: dict[str, Any], config: Config) -> int:
+    """Body of ``check``: score, judge, write, update; the exit code."""
+    from imgloss import run
+    from imgloss.gate.junit import write_junit
+    from imgloss.gate.verdicts import exit_code, junit_cases
 
-    config = load_config(config_file)
-    settings = settings_with_config(ctx, config)
-    thresholds = _thresholds(max_limits, min_limits, config)
+    thresholds = _thresholds(settings["max_limits"] or [], settings["min_limits"] or [], config)
     _check_destinations(settings)
-    request = commands.ScoreRequest(
-        candidate=candidate, reference=golden, metrics=thresholds.columns + config.metrics,
-        **{name: settings[name] for name in ENGINE_SETTINGS},
+    request = run.ScoreRequest(
+        candidate=candidate, reference=golden, metrics=thresholds.columns + config.metrics, output=settings["output"],
+        options={name: settings[name] for name in (*ENGINE, *PAIRING)},
     )
-    prepared = commands.prepare(request, ())
+    prepared = run.prepare(request, ())
     unpaired = _unpaired(prepared.pairing)
     fail_on_missing = settings["fail_on_missing"]
     _announce(prepared.info, thresholds, unpaired, fail_on_missing)
@@ -144,7 +101,7 @@ def _run_check(
 def _thresholds(max_limits: list[str], min_limits: list[str], config: Config) -> ThresholdSet:
     """The command line's limits merged over the config's; at least one is required."""
     from imgloss.errors import UsageError
-    from imgloss.thresholds import merge, parse_threshold
+    from imgloss.gate.thresholds import merge, parse_threshold
 
     cli = [parse_threshold(t, "max") for t in max_limits] + [parse_threshold(t, "min") for t in min_limits]
     thresholds = merge(cli, config.thresholds)
@@ -156,9 +113,9 @@ def _thresholds(max_limits: list[str], min_limits: list[str], config: Config) ->
 
 def _check_destinations(settings: dict[str, Any]) -> None:
     """Fail before any work when the JUnit file or the diff folder cannot be written
-    (``-o`` is checked by :func:`commands.prepare`)."""
+    (``-o`` is checked by :func:`run.prepare`)."""
     from imgloss.errors import UsageError
-    from imgloss.report import check_writable
+    from imgloss.report.output import check_writable
 
     if settings["junit"] is not None:
         check_writable(settings["junit"])
@@ -186,9 +143,11 @@ def _announce(info: RunInfo, thresholds: ThresholdSet, unpaired: Unpaired, fail_
 
 def _score(prepared: Prepared, thresholds: ThresholdSet, unpaired: Unpaired, settings: dict[str, Any]) -> Outcome:
     """Score and judge every pair: one stderr line per failure or error, then the summary."""
-    from imgloss import commands
-    from imgloss.check import ERROR, FAIL, CheckTableWriter, CheckWriter, Heatmaps, counts_line
-    from imgloss.report import make_writer, render_summary
+    from imgloss import run
+    from imgloss.cli.check_table import CheckTableWriter
+    from imgloss.gate.verdicts import ERROR, FAIL, CheckWriter, Heatmaps, counts_line
+    from imgloss.report.table import render_summary
+    from imgloss.report.writers import make_writer
 
     fmt, output, info = settings["fmt"], settings["output"], prepared.info
     inner = CheckTableWriter(info, output, unpaired) if fmt == "table" else make_writer(fmt, info, output)
@@ -204,7 +163,7 @@ def _score(prepared: Prepared, thresholds: ThresholdSet, unpaired: Unpaired, set
             elif record["status"] == FAIL:
                 error_line(f"{result.key}: {record['message']}", "check failed")
 
-        outcome = commands.execute(prepared, CheckWriter(inner, thresholds, heatmaps), on_result)
+        outcome = run.execute(prepared, CheckWriter(inner, thresholds, heatmaps), on_result)
     if fmt != "table" and not settings["quiet"]:
         render_summary(stderr, info, outcome.summary)
         stderr.print(counts_line(outcome.results, unpaired))
@@ -215,8 +174,8 @@ def _update_golden(
     golden: Path, candidate: Path, pairing: Pairing, results: list[PairResult], unpaired: Unpaired, fail_on_missing: bool
 ) -> int:
     """Replace the golden files when every pair was read; the exit code as if all passed."""
-    from imgloss import golden as gold
-    from imgloss.check import ERROR, exit_code, status
+    from imgloss.gate import golden as gold
+    from imgloss.gate.verdicts import ERROR, exit_code, status
     from imgloss.errors import InputError
 
     unreadable = sum(status(r) == ERROR for r in results)
@@ -236,12 +195,15 @@ def _update_golden(
 Results = Annotated[Path, typer.Argument(help="JSON results of check or compare (--format json).", show_default=False)]
 
 
-def report(results: Results, output: Output = None) -> None:
+@takes(("output",))
+def report(ctx: typer.Context, results: Results, **options: Any) -> None:
     """Write one self-contained HTML page (summary, sortable table, heatmaps) from JSON results."""
     with expected_failures():
-        from imgloss.html_report import load_results, render_html
-        from imgloss.files import atomic_write_bytes
-        from imgloss.report import check_writable
+        output = option_values(ctx, options)["output"]
+        results = Path(results)
+        from imgloss.report.html import load_results, render_html
+        from imgloss.report.output import atomic_write_bytes
+        from imgloss.report.output import check_writable
 
         if output is not None:
             check_writable(output)

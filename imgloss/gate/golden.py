@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from imgloss.errors import InputError
-from imgloss.files import atomic_write
+from imgloss.report.output import atomic_write
 
 if TYPE_CHECKING:
     from imgloss.io import Pairing

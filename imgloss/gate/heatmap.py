@@ -21,7 +21,7 @@ from torch import Tensor
 
 from imgloss.io import match_channels, resize_to
 from imgloss.metrics.ssim import ssim_map
-from imgloss.files import atomic_write_bytes
+from imgloss.report.output import atomic_write_bytes
 
 #: Pixels between panels, and the height of the label strip above them.
 GAP = 4

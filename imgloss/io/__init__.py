@@ -1,0 +1,21 @@
+"""Image input: decode one file (:mod:`.decode`, with :mod:`.sixteen_bit` and
+:mod:`.limits`), tensor helpers (:mod:`.tensors`) and pairing of paths or folders
+(:mod:`.pairing`). Never imports a model, never prints; importing it imports no torch.
+"""
+from imgloss.io.decode import Background, LoadedImage, read_image
+from imgloss.io.pairing import IMAGE_EXTENSIONS, Pair, Pairing, glob_matches, list_images, pair_inputs
+from imgloss.io.tensors import match_channels, resize_to
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "Background",
+    "LoadedImage",
+    "Pair",
+    "Pairing",
+    "glob_matches",
+    "list_images",
+    "match_channels",
+    "pair_inputs",
+    "read_image",
+    "resize_to",
+]

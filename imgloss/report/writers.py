@@ -1,0 +1,122 @@
+"""The file formats of a run: CSV, JSON and JSONL (streamed), and the format registry.
+
+CSV columns are ``reference,candidate,<metric>...,error``; JSON is one document
+``{"imgloss", "device", "options", "warnings", "results", "unmatched", "summary"}``
+with ``"inf"`` as a string (JSON has no infinity); JSONL is one result object per line.
+Files stream to ``FILE.partial`` and are renamed when the run ends, so a crash never
+leaves a half-written file under the real name. No torch here.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+from typing import Any, Protocol
+
+from imgloss._version import __version__
+from imgloss.report.output import Sink, atomic_write_bytes
+from imgloss.report.summary import RunInfo, Summary, format_value, json_value
+from imgloss.report.table import TableWriter
+from imgloss.results import PairResult
+
+
+class Writer(Protocol):
+    def write(self, result: PairResult) -> None: ...
+    def close(self, summary: Summary) -> None: ...
+    def abort(self) -> None: ...
+
+
+def result_json(result: PairResult) -> dict[str, Any]:
+    """One result as a JSON object (the JSON ``results`` entries and JSONL lines)."""
+    return {
+        "reference": result.reference,
+        "candidate": result.candidate,
+        "metrics": {name: json_value(value) for name, value in result.metrics.items()},
+        "error": result.error,
+        "notes": list(result.notes),
+        **result.extra,
+    }
+
+
+class _StreamingWriter:
+    """Writes each result as it arrives into a :class:`Sink`; commits on close."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.sink = Sink(path)
+
+    def emit(self, result: PairResult) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def write(self, result: PairResult) -> None:
+        self.emit(result)
+        self.sink.stream.flush()
+
+    def close(self, summary: Summary) -> None:
+        self.sink.commit()
+
+    def abort(self) -> None:
+        self.sink.abort()
+
+
+class CSVWriter(_StreamingWriter):
+    """Streams ``reference,candidate,<metric>...,error`` rows as results arrive."""
+
+    def __init__(self, info: RunInfo, path: Path | None) -> None:
+        super().__init__(path)
+        self.columns = info.columns
+        self.csv = csv.writer(self.sink.stream, lineterminator="\n")
+        self.csv.writerow(["reference", "candidate", *info.columns, "error"])
+
+    def emit(self, result: PairResult) -> None:
+        values = [format_value(result.metrics.get(c), exact=True) for c in self.columns]
+        self.csv.writerow([result.reference or "", result.candidate, *values, result.error or ""])
+
+
+class JSONLWriter(_StreamingWriter):
+    """Streams one result object per line."""
+
+    def __init__(self, info: RunInfo, path: Path | None) -> None:
+        super().__init__(path)
+
+    def emit(self, result: PairResult) -> None:
+        self.sink.stream.write(json.dumps(result_json(result), allow_nan=False) + "\n")
+
+
+class JSONWriter:
+    """Collects the run and writes one JSON document at the end (atomically to a file)."""
+
+    def __init__(self, info: RunInfo, path: Path | None) -> None:
+        self.info, self.path = info, path
+        self.results: list[dict[str, Any]] = []
+
+    def write(self, result: PairResult) -> None:
+        self.results.append(result_json(result))
+
+    def close(self, summary: Summary) -> None:
+        document = {
+            "imgloss": __version__,
+            "device": self.info.device,
+            "options": self.info.options,
+            "warnings": self.info.warnings,
+            "results": self.results,
+            "unmatched": self.info.unmatched,
+            "summary": summary.as_json(),
+        }
+        text = json.dumps(document, indent=2, allow_nan=False) + "\n"
+        if self.path is None:
+            sys.stdout.write(text)
+        else:
+            atomic_write_bytes(self.path, text.encode("utf-8"))
+
+    def abort(self) -> None:
+        """Nothing was written yet."""
+
+
+WRITERS = {"table": TableWriter, "csv": CSVWriter, "json": JSONWriter, "jsonl": JSONLWriter}
+FORMATS = tuple(WRITERS)
+
+
+def make_writer(fmt: str, info: RunInfo, path: Path | None) -> Writer:
+    """The writer for ``fmt`` (one of :data:`FORMATS`)."""
+    return WRITERS[fmt](info, path)
