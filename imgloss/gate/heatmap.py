@@ -21,6 +21,7 @@ from torch import Tensor
 
 from imgloss.io import match_channels, resize_to
 from imgloss.metrics.ssim import ssim_map
+from imgloss.report.colormap import LUT
 from imgloss.report.output import atomic_write_bytes
 
 #: Pixels between panels, and the height of the label strip above them.
@@ -29,17 +30,6 @@ LABEL_HEIGHT = 14
 PANELS = ("reference", "candidate", "absolute error", "1 - SSIM")
 #: The smallest full scale of a map, so that noise-free pairs are not blown up.
 MIN_SCALE = 1 / 255
-
-# Anchors of matplotlib's "inferno" (black -> purple -> orange -> pale yellow), whose
-# lightness rises monotonically; interpolated linearly to 256 entries.
-_ANCHORS = np.array(
-    [(0, 0, 4), (40, 11, 84), (101, 21, 110), (159, 42, 99), (212, 72, 66), (245, 125, 21), (250, 193, 39), (252, 255, 164)],
-    dtype=np.float64,
-)
-LUT: np.ndarray = np.stack(
-    [np.interp(np.linspace(0, 1, 256), np.linspace(0, 1, len(_ANCHORS)), _ANCHORS[:, c]) for c in range(3)], axis=1
-).round().astype(np.uint8)
-
 
 def difference_maps(x: Tensor, y: Tensor) -> tuple[np.ndarray, np.ndarray]:
     """``(|x - y|, 1 - SSIM)`` per pixel, each ``H x W`` float64 in [0, 1].
