@@ -16,7 +16,8 @@ from typing import Any, Iterable, Mapping
 from imgloss.errors import UsageError
 
 #: Help panels, in the order ``--help`` shows them.
-PANELS = (GATE, INPUT, METRICS, OUTPUT, PERFORMANCE, WEIGHTS) = ("Gate", "Input", "Metrics", "Output", "Performance", "Weights")
+PANELS = (GATE, INPUT, METRICS, OUTPUT, PERFORMANCE, SCALE_PANEL, WEIGHTS) = (
+    "Gate", "Input", "Metrics", "Output", "Performance", "Scale out", "Weights")
 PRECISIONS = ("fp32", "fp16", "bf16")
 RESIZE_MODES = ("none", "reference", "candidate")
 BACKGROUNDS = ("white", "black")
@@ -119,6 +120,13 @@ OPTIONS: dict[str, Option] = _declare(
            "main process).", PERFORMANCE, minimum=0, metavar="N"),
     Option("precision", str, "fp32", "Precision of the VGG forward (fp16 needs a GPU).", PERFORMANCE,
            choices=PRECISIONS),
+    # Scale out
+    Option("shard", str, None, "Score only shard I of N (1-based): pairs split by a stable hash of their relative "
+           "path, so N jobs cover every pair exactly once; join the parts with 'imgloss merge'.", SCALE_PANEL,
+           config=False, metavar="I/N"),
+    Option("resume", Path, None, "Append each scored pair to FILE.jsonl (fsynced every few seconds) and skip the "
+           "pairs already there: rerun the same command after a crash or pre-emption.", SCALE_PANEL,
+           config=False, metavar="FILE"),
     # Weights
     Option("weights", Path, None, "VGG weights file or folder (else IMGLOSS_WEIGHTS, torch hub cache, imgloss "
            "cache).", WEIGHTS, relative=True, metavar="PATH"),
@@ -133,18 +141,23 @@ OPTIONS: dict[str, Option] = _declare(
            config=False, metavar="DIR"),
     Option("update_golden", bool, False, "After a reviewed change: copy every candidate over the golden files, "
            "all or nothing.", GATE, config=False),
+    Option("from_results", Path, None, "Judge stored results (a --format json file, a --resume file or the output "
+           "of 'imgloss merge') instead of scoring GOLDEN and CANDIDATE.", GATE, flags=("--from",), config=False, metavar="FILE"),
 )
 
 #: Options the engine takes (the names of :class:`imgloss.engine.options.EngineOptions`' fields).
 ENGINE = ("device", "batch_size", "workers", "precision", "resize", "background", "max_pixels", "weights")
 #: Options that choose and pair the inputs (:func:`imgloss.io.pair_inputs`).
 PAIRING = ("recursive", "glob", "ignore_extension")
-_RUN = ("metric", *ENGINE, *PAIRING, "max_pixels", "config", "fmt", "output", "quiet")
+#: Options that split, resume or distribute a run (:mod:`imgloss.scale`).
+SCALE = ("shard", "resume")
+_RUN = ("metric", *ENGINE, *PAIRING, "max_pixels", "config", "fmt", "output", "quiet", *SCALE)
 #: The options of each command, in the order ``--help`` lists them.
 COMPARE = tuple(dict.fromkeys(("metric", "preset", *_RUN)))
 SCORE = tuple(name for name in COMPARE if name not in ("preset", "resize", "ignore_extension", "precision", "weights"))
 CHECK = tuple(dict.fromkeys(("max_limits", "min_limits", "fail_on_missing", "junit", "diff_dir", "update_golden",
-                             *(n for n in _RUN if n != "metric"))))
+                             "from_results", *(n for n in _RUN if n != "metric"))))
+MERGE = ("fmt", "output", "quiet")
 #: ``[tool.imgloss]`` keys -> option, for the config reader.
 CONFIG_KEYS: dict[str, Option] = {option.key: option for option in OPTIONS.values() if option.key is not None}
 

@@ -15,11 +15,12 @@ from imgloss.errors import EXIT_OK, InputError, UsageError
 from imgloss.io import Pair, Pairing, list_images, pair_inputs
 from imgloss.engine.options import EngineOptions
 from imgloss.metrics.registry import PRESETS, parse_metric_specs
-from imgloss.options import ENGINE, PAIRING, defaults
+from imgloss.options import ENGINE, PAIRING, SCALE, defaults
 from imgloss.report.output import check_writable
 from imgloss.report.summary import RunInfo, Summary, summarize
 from imgloss.report.writers import Writer
 from imgloss.results import PairResult
+from imgloss.scale.shard import Shard, restrict
 
 #: Options the reports leave out: where the device and the weights are is said elsewhere.
 _NOT_REPORTED = ("device", "max_pixels", "weights")
@@ -30,7 +31,7 @@ class ScoreRequest:
     """A scoring run as the user asked for it: paths, metric specs (``ssim``,
     ``perceptual:johnson``, ``ssim,psnr``), and ``options`` by name: the engine's
     (:data:`imgloss.options.ENGINE`) and the pairing's (:data:`imgloss.options.PAIRING`);
-    any left out take their declared default."""
+    the scale-out ones (:data:`imgloss.options.SCALE`); any left out take their declared default."""
 
     candidate: Path
     reference: Path | None = None
@@ -68,7 +69,8 @@ def prepare(request: ScoreRequest, default_metrics: Sequence[str]) -> Prepared:
 
     if request.output is not None:
         check_writable(request.output)
-    options = {**defaults((*ENGINE, *PAIRING)), **request.options}
+    options = {**defaults((*ENGINE, *PAIRING, *SCALE)), **request.options}
+    shard = None if options["shard"] is None else Shard.parse(options["shard"])
     metrics = parse_metric_specs(request.metrics or default_metrics, request.preset)
     if request.preset is not None and not any(m.preset == request.preset for m in metrics):
         owners = [name for name, presets in PRESETS.items() if request.preset in presets]
@@ -87,7 +89,9 @@ def prepare(request: ScoreRequest, default_metrics: Sequence[str]) -> Prepared:
         pairing = Pairing(list_images(request.candidate, **pairing_options), [], [])
     else:
         pairing = pair_inputs(request.reference, request.candidate, **pairing_options)
-    evaluator = Evaluator(EngineOptions(metrics=metrics, **{name: options[name] for name in ENGINE}))
+    pairing, scope = restrict(pairing, shard, request.reference, request.candidate)
+    engine_options = EngineOptions(metrics=metrics, **{name: options[name] for name in ENGINE})
+    evaluator = Evaluator(engine_options)
     higher = evaluator.columns(with_reference=request.reference is not None)
     shown = {name: options[name] for name in (*ENGINE, *PAIRING) if name not in _NOT_REPORTED}
     info = RunInfo(
@@ -98,12 +102,17 @@ def prepare(request: ScoreRequest, default_metrics: Sequence[str]) -> Prepared:
             "metrics": [m.column for m in metrics],
             "preset": request.preset,
             **shown,
+            "shard": scope,
             "reference": None if request.reference is None else str(request.reference),
             "candidate": str(request.candidate),
         },
         warnings=[f"unverified VGG weights in use: {p}" for p in unverified_in_use()],
         unmatched=[str(p) for p in pairing.unmatched_reference + pairing.unmatched_candidate],
     )
+    if options["resume"] is not None:
+        from imgloss.scale.resume import Resumed
+
+        evaluator = Resumed.open(options["resume"], evaluator, info, pairing, request.reference, request.candidate)
     return Prepared(evaluator, list(pairing.pairs), pairing, info)
 
 
@@ -134,5 +143,7 @@ def execute(
         seconds=evaluator.stats.seconds,
     )
     writer.close(summary)
-    failed = summary.failed or unmatched or not results
+    # A shard may hold none of a run's pairs; the run as a whole must have some.
+    empty = not results and not (prepared.info.options.get("shard") or {}).get("pairs_total")
+    failed = summary.failed or unmatched or empty
     return Outcome(results, summary, InputError.exit_code if failed else EXIT_OK, prepared.info.unmatched)

@@ -9,13 +9,13 @@ torch at module level.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
 from imgloss.cli.console import error_line, expected_failures, progress_bar, stderr
 from imgloss.cli.options import option_values, takes
-from imgloss.options import CHECK, ENGINE, PAIRING
+from imgloss.options import CHECK, ENGINE, PAIRING, SCALE
 
 if TYPE_CHECKING:
     from imgloss.gate.verdicts import Unpaired
@@ -34,6 +34,8 @@ CHECK_EPILOG = """[bold]Examples[/]
 
   imgloss report results.json -o report.html
 
+  imgloss check --from merged.json --min ssim=0.98   (results of 'imgloss merge', JSON or JSONL)
+
 Limits are in each metric's own direction: --max for lower-is-better metrics (charbonnier, perceptual), --min for higher-is-better ones (ssim, psnr).
 
 Settings not given here come from \\[tool.imgloss] in the nearest pyproject.toml: keys as these options (batch-size, fail-on-missing, ...), limits in \\[tool.imgloss.max] and \\[tool.imgloss.min], per-folder limits in \\[\\[tool.imgloss.overrides]] (glob, max, min).
@@ -43,16 +45,23 @@ Exit codes: 0 all passed, 1 a threshold failed, 2 usage or config error, 3 some 
 @takes(CHECK)
 def check(
     ctx: typer.Context,
-    golden: Annotated[Path, typer.Argument(help="Golden image or folder.", show_default=False)],
-    candidate: Annotated[Path, typer.Argument(help="Candidate image or folder (paired by relative path).", show_default=False)],
+    golden: Annotated[Optional[Path], typer.Argument(help="Golden image or folder.", show_default=False)] = None,
+    candidate: Annotated[Optional[Path], typer.Argument(help="Candidate image or folder (paired by relative path).", show_default=False)] = None,
     **options: Any,
 ) -> None:
     """Gate a CI job on image regressions: every pair must stay within the thresholds."""
     with expected_failures():
         from imgloss.config import load_config
+        from imgloss.errors import UsageError
 
         config = load_config(option_values(ctx, {"config": options["config"]})["config"])
-        code = _run_check(Path(golden), Path(candidate), option_values(ctx, options, config.options), config)
+        settings = option_values(ctx, options, config.options)
+        stored = settings["from_results"]
+        if stored is None and (golden is None or candidate is None):
+            raise UsageError("check needs GOLDEN and CANDIDATE (or --from FILE to judge stored results)")
+        if stored is not None and any(v for v in (golden, candidate, settings["update_golden"], settings["shard"], settings["resume"])):
+            raise UsageError("--from FILE judges stored results: GOLDEN, CANDIDATE, --update-golden, --shard and --resume do not apply")
+        code = _run_check(Path(golden or stored), Path(candidate or stored), settings, config)
     raise typer.Exit(code)
 
 
@@ -70,11 +79,16 @@ def _run_check(golden: Path, candidate: Path, settings: dict[str, Any], config: 
 
     thresholds = _thresholds(settings["max_limits"] or [], settings["min_limits"] or [], config)
     _check_destinations(settings)
-    request = run.ScoreRequest(
-        candidate=candidate, reference=golden, metrics=thresholds.columns + config.metrics, output=settings["output"],
-        options={name: settings[name] for name in (*ENGINE, *PAIRING)},
-    )
-    prepared = run.prepare(request, ())
+    if settings["from_results"] is not None:
+        from imgloss.scale.replay import stored_run
+
+        prepared = stored_run(settings["from_results"], thresholds.columns, settings["output"])
+    else:
+        request = run.ScoreRequest(
+            candidate=candidate, reference=golden, metrics=thresholds.columns + config.metrics, output=settings["output"],
+            options={name: settings[name] for name in (*ENGINE, *PAIRING, *SCALE)},
+        )
+        prepared = run.prepare(request, ())
     unpaired = _unpaired(prepared.pairing)
     fail_on_missing = settings["fail_on_missing"]
     _announce(prepared.info, thresholds, unpaired, fail_on_missing)

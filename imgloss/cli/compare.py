@@ -12,7 +12,7 @@ import typer
 
 from imgloss.cli.console import error_line, expected_failures, progress_bar, stderr
 from imgloss.cli.options import option_values, takes
-from imgloss.options import COMPARE, ENGINE, PAIRING, SCORE
+from imgloss.options import COMPARE, ENGINE, PAIRING, SCALE, SCORE
 
 if TYPE_CHECKING:
     from imgloss.results import PairResult
@@ -76,7 +76,7 @@ def run_scoring(
             metrics=values["metric"] or config.metrics,
             preset=values.get("preset"),
             output=values["output"],
-            options={name: values[name] for name in (*ENGINE, *PAIRING) if name in values},
+            options={name: values[name] for name in (*ENGINE, *PAIRING, *SCALE) if name in values},
         )
         prepared = run.prepare(request, default_metrics or DEFAULT_METRICS)
         for path in prepared.info.unmatched:
@@ -91,7 +91,10 @@ def run_scoring(
                     error_line(result.error)
 
             outcome = run.execute(prepared, writer, on_result)
-        if not prepared.pairs:
+        scope = prepared.info.options.get("shard")
+        if not prepared.pairs and scope and scope["pairs_total"]:
+            error_line(f"shard {scope['part']} holds none of the {scope['pairs_total']} pairs", "warning")
+        elif not prepared.pairs:
             error_line("no image pairs found")
         if fmt != "table" and not quiet:
             render_summary(stderr, prepared.info, outcome.summary)

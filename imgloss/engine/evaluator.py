@@ -26,6 +26,7 @@ from imgloss.engine.options import EngineOptions
 from imgloss.errors import UsageError
 from imgloss.io import Pair
 from imgloss.metrics.feature_loss import FeatureLoss, run_feature_losses
+from imgloss.metrics.registry import report_columns
 from imgloss.options import PRECISIONS
 from imgloss.results import PairResult
 
@@ -81,14 +82,8 @@ class Evaluator:
             raise UsageError("--precision bf16 is not supported by this GPU; use fp16 or fp32")
 
     def columns(self, with_reference: bool = True) -> dict[str, bool]:
-        """Report columns in order, each with ``higher_is_better``; a no-reference metric
-        such as TV adds its ``_ref`` column (the reference's value) beside the candidate's."""
-        columns: dict[str, bool] = {}
-        for request in self.options.metrics:
-            columns[request.column] = request.info.higher_is_better
-            if not request.info.needs_reference and with_reference:
-                columns[request.reference_column] = request.info.higher_is_better
-        return columns
+        """Report columns in order, each with ``higher_is_better`` (see :func:`report_columns`)."""
+        return report_columns(self.options.metrics, with_reference)
 
     # ---------------------------------------------------------------- one batch
 

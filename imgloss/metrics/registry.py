@@ -193,3 +193,14 @@ def parse_metric_specs(specs: Sequence[str], default_preset: str | None = None) 
     order (``-m`` may repeat and comma-separate). Unknown names raise with suggestions."""
     names = [part.strip() for spec in specs for part in spec.split(",") if part.strip()]
     return tuple(MetricSpec.parse(name, default_preset) for name in dict.fromkeys(names))
+
+
+def report_columns(metrics: Sequence[MetricSpec], with_reference: bool = True) -> dict[str, bool]:
+    """Report columns in order, each with ``higher_is_better``; a no-reference metric
+    such as TV adds its ``_ref`` column (the reference's value) beside the candidate's."""
+    columns: dict[str, bool] = {}
+    for spec in metrics:
+        columns[spec.column] = spec.info.higher_is_better
+        if not spec.info.needs_reference and with_reference:
+            columns[spec.reference_column] = spec.info.higher_is_better
+    return columns
