@@ -20,6 +20,7 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from imgloss.errors import InputError
+from imgloss.report.output import read_text
 from imgloss.report.summary import format_value
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -66,13 +67,7 @@ document.querySelectorAll("#pairs th").forEach(function (th, column) {
 def load_results(path: Path) -> dict[str, Any]:
     """The JSON document at ``path``; an :class:`InputError` if it is not one imgloss wrote."""
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(path, "no such file") from None
-    except IsADirectoryError:
-        raise InputError(path, "is a directory") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(path, f"cannot read file ({exc})") from None
+        document = json.loads(read_text(path))
     except json.JSONDecodeError as exc:
         raise InputError(path, f"not JSON ({exc}); give the file of --format json") from None
     results = document.get("results") if isinstance(document, dict) else None

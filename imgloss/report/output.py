@@ -1,4 +1,5 @@
-"""Atomic file writes: a temp file beside the target, renamed into place when complete.
+"""Atomic file writes: a temp file beside the target, renamed into place when complete;
+and :func:`read_text` for reading back the result files imgloss wrote.
 
 Every file imgloss writes whole (reports, JUnit, heatmaps, the weights cache and its
 manifest, updated golden images) goes through :func:`atomic_write`, so a crash or an
@@ -12,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import IO, Callable
 
-from imgloss.errors import UsageError
+from imgloss.errors import InputError, UsageError
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -65,3 +66,15 @@ class Sink:
         if self.partial is not None:
             self.stream.close()
             self.partial.unlink(missing_ok=True)
+
+
+def read_text(path: Path) -> str:
+    """The text of a result file; an :class:`InputError` naming it when it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(path, "no such file") from None
+    except IsADirectoryError:
+        raise InputError(path, "is a directory") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(path, f"cannot read file ({exc})") from None

@@ -26,6 +26,7 @@ from typing import Any
 
 from imgloss._version import __version__
 from imgloss.errors import InputError
+from imgloss.report.output import read_text
 from imgloss.report.summary import RunInfo
 from imgloss.report.writers import JSONLWriter
 from imgloss.results import PairResult
@@ -78,18 +79,6 @@ class PartWriter(JSONLWriter):
     def __init__(self, info: RunInfo, path: Path | None, pairs: int, listing: str | None) -> None:
         super().__init__(info, path)
         self.sink.stream.write(json.dumps(header(info, pairs, listing), allow_nan=False) + "\n")
-
-
-def read_text(path: Path) -> str:
-    """The file's text; an InputError naming it when it cannot be read."""
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(path, "no such file") from None
-    except IsADirectoryError:
-        raise InputError(path, "is a directory") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(path, f"cannot read file ({exc})") from None
 
 
 def read_part(path: Path) -> Part:
