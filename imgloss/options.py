@@ -22,6 +22,8 @@ PRECISIONS = ("fp32", "fp16", "bf16")
 RESIZE_MODES = ("none", "reference", "candidate")
 BACKGROUNDS = ("white", "black")
 FORMATS = ("table", "csv", "json", "jsonl")
+#: ``--heatmap-scale``: the documented fixed range of each map, or each map's own maximum.
+HEATMAP_SCALES = ("fixed", "auto")
 
 _KINDS = {str: "a string", int: "an integer", bool: "true or false", Path: "a path"}
 
@@ -139,6 +141,8 @@ OPTIONS: dict[str, Option] = _declare(
     Option("junit", Path, None, "Write JUnit XML (one testcase per pair).", GATE, config=False, metavar="FILE"),
     Option("diff_dir", Path, None, "Write a heatmap PNG per failing pair (images, |error|, 1 - SSIM).", GATE,
            config=False, metavar="DIR"),
+    Option("heatmap_scale", str, "fixed", "Heatmap colour scale: fixed (|error| 0..0.25, 1 - SSIM 0..1, comparable "
+           "between pairs) or auto (each map to its own maximum).", GATE, choices=HEATMAP_SCALES),
     Option("update_golden", bool, False, "After a reviewed change: copy every candidate over the golden files, "
            "all or nothing.", GATE, config=False),
     Option("from_results", Path, None, "Judge stored results (a --format json file, a --resume file or the output "
@@ -155,8 +159,8 @@ _RUN = ("metric", *ENGINE, *PAIRING, "max_pixels", "config", "fmt", "output", "q
 #: The options of each command, in the order ``--help`` lists them.
 COMPARE = tuple(dict.fromkeys(("metric", "preset", *_RUN)))
 SCORE = tuple(name for name in COMPARE if name not in ("preset", "resize", "ignore_extension", "precision", "weights"))
-CHECK = tuple(dict.fromkeys(("max_limits", "min_limits", "fail_on_missing", "junit", "diff_dir", "update_golden",
-                             "from_results", *(n for n in _RUN if n != "metric"))))
+CHECK = tuple(dict.fromkeys(("max_limits", "min_limits", "fail_on_missing", "junit", "diff_dir", "heatmap_scale",
+                             "update_golden", "from_results", *(n for n in _RUN if n != "metric"))))
 MERGE = ("fmt", "output", "quiet")
 #: ``[tool.imgloss]`` keys -> option, for the config reader.
 CONFIG_KEYS: dict[str, Option] = {option.key: option for option in OPTIONS.values() if option.key is not None}

@@ -12,7 +12,7 @@ import pytest
 
 from check_helpers import LIMITS, error_lines, invoke, leftovers, make_folders
 from imgloss.errors import InputError
-from imgloss.report.html import load_results, render_html
+from imgloss.report.html import load_results, margin, render_html
 
 
 class References(HTMLParser):
@@ -41,26 +41,33 @@ def results_json(tmp_path: Path) -> Path:
     return out
 
 
-def test_page_lists_every_pair_and_embeds_heatmaps(results_json, tmp_path) -> None:
-    page_path = tmp_path / "report.html"
+def test_page_lists_every_pair_with_thumbnails_and_files_beside_it(results_json, tmp_path) -> None:
+    page_path = tmp_path / "site" / "report.html"
+    page_path.parent.mkdir()
     result = invoke("report", results_json, "-o", page_path)
     assert result.exit_code == 0, result.output
     page = page_path.read_text()
     for key in ("same.png", "sub/same2.png", "edited.png", "broken.png"):
         assert f"<td>{key}</td>" in page
-    assert re.search(r"<tr class=\"fail\">.*edited\.png", page)
-    order = [page.index(f'<tr class="{s}">') for s in ("fail", "error", "pass")]
+    assert re.search(r'<tr class="pair fail" data-status="fail">.*edited\.png', page)
+    order = [page.index(f'<tr class="pair {s}"') for s in ("fail", "error", "pass")]
     assert order == sorted(order)  # failures first
     parser = References()
     parser.feed(page)
-    assert parser.links and all(link.startswith("data:image/png;base64,") for link in parser.links)
-    png = base64.b64decode(parser.links[0].split(",", 1)[1])
-    heatmap = json.loads(results_json.read_text())["results"]
-    assert png == Path(next(r["check"]["heatmap"] for r in heatmap if r["check"]["heatmap"])).read_bytes()
+    inline = [link for link in parser.links if link.startswith("data:")]
+    assert inline and all(link.startswith("data:image/jpeg;base64,") for link in inline)  # thumbnails only
+    files = [link for link in parser.links + re.findall(r'data-src="([^"]+)"', page) if not link.startswith("data:")]
+    assert files and all(link.startswith("report_files/") for link in files)
+    for link in files:
+        assert (page_path.parent / link).is_file(), link
+    heatmaps = [r["check"]["heatmap"] for r in json.loads(results_json.read_text())["results"] if r["check"]["heatmap"]]
+    copied = next(link for link in files if link.endswith("heatmap.png"))
+    assert (page_path.parent / copied).read_bytes() == Path(heatmaps[0]).read_bytes()
     assert {"script", "style", "table"} <= set(parser.tags) and not {"link", "iframe", "object"} & set(parser.tags)
     for external in ("http://", "https://", 'src="//', "href=\"//", "url(", "@import"):
         assert external not in page
-    assert "charbonnier" in page and "0.98" in page  # thresholds table
+    assert "charbonnier ↓" in page and "ssim ↑" in page and "0.98" in page  # arrows, thresholds table
+    assert 'id="filters"' in page and 'type="range"' in page and "blink" in page
     assert leftovers(tmp_path) == []
 
 
@@ -73,6 +80,34 @@ def test_page_goes_to_stdout_and_missing_heatmaps_are_named(results_json, tmp_pa
     result = invoke("report", moved)
     assert result.exit_code == 0
     assert "heatmap not found: nowhere/x.png" in result.stdout and result.stdout.startswith("<!DOCTYPE html>")
+    assert "file://" in result.stdout  # full-size images linked where they are
+
+
+def _failure(name: str, value: float, limit: float, bound: str = "max") -> dict:
+    return {"candidate": name, "metrics": {"charbonnier": value}, "notes": [],
+            "check": {"status": "fail", "message": "m", "heatmap": None,
+                      "failed": [{"metric": "charbonnier", "bound": bound, "limit": limit, "value": value}]}}
+
+
+def test_failures_are_ordered_worst_first_by_margin(tmp_path) -> None:
+    document = {"options": {"check": {"thresholds": {}}}, "results": [
+        {"candidate": "ok.png", "metrics": {"charbonnier": 0.0}, "check": {"status": "pass", "failed": []}},
+        _failure("slightly.png", 0.011, 0.01),
+        _failure("far.png", 0.5, 0.01),
+        _failure("ssim.png", 0.5, 0.98, "min"),
+        _failure("inf.png", float("inf"), 0.01),
+    ]}
+    document["results"][-1]["check"]["failed"][0]["value"] = "inf"
+    page = render_html(document, tmp_path)
+    positions = [page.index(f"<td>{n}</td>") for n in ("inf.png", "far.png", "ssim.png", "slightly.png", "ok.png")]
+    assert positions == sorted(positions)
+    assert margin(_failure("x", 0.011, 0.01)) == pytest.approx(0.1)
+    assert margin(_failure("x", 0.49, 0.98, "min")) == pytest.approx(0.5)
+
+
+def test_notes_are_shown(tmp_path) -> None:
+    document = {"results": [{"candidate": "a.png", "metrics": {}, "notes": ["resized candidate 8x8 -> 4x4"]}]}
+    assert "resized candidate 8x8 -&gt; 4x4" in render_html(document, tmp_path)
 
 
 def test_compare_json_renders_too(tmp_path) -> None:
@@ -80,7 +115,9 @@ def test_compare_json_renders_too(tmp_path) -> None:
     compared = invoke("compare", golden, cand, "-m", "psnr", "-f", "json", "-q", "--workers", "0")
     (tmp_path / "c.json").write_text(compared.stdout)
     page = render_html(load_results(tmp_path / "c.json"), tmp_path)
-    assert page.count('<tr class="scored">') == 3 and "Infinity" in page  # psnr of identical pairs
+    assert page.count('<tr class="pair scored"') == 3 and "Infinity" in page  # psnr of identical pairs
+    assert "<th>golden" not in page and "<th>reference</th>" in page and "psnr ↑" in page
+    assert page.count('class="cmp"') == 3  # slider views for compare pairs too
 
 
 @pytest.mark.parametrize(

@@ -166,7 +166,7 @@ def _score(prepared: Prepared, thresholds: ThresholdSet, unpaired: Unpaired, set
     fmt, output, info = settings["fmt"], settings["output"], prepared.info
     inner = CheckTableWriter(info, output, unpaired) if fmt == "table" else make_writer(fmt, info, output)
     diff_dir = settings["diff_dir"]
-    heatmaps = None if diff_dir is None else Heatmaps(diff_dir, settings["background"], settings["max_pixels"])
+    heatmaps = None if diff_dir is None else Heatmaps(diff_dir, settings["background"], settings["max_pixels"], settings["heatmap_scale"])
     with progress_bar(len(prepared.pairs), settings["quiet"]) as advance:
 
         def on_result(result: PairResult) -> None:
@@ -211,18 +211,25 @@ Results = Annotated[Path, typer.Argument(help="JSON results of check or compare 
 
 @takes(("output",))
 def report(ctx: typer.Context, results: Results, **options: Any) -> None:
-    """Write one self-contained HTML page (summary, sortable table, heatmaps) from JSON results."""
+    """Write an HTML page (summary, filters, worst failures first, heatmap thumbnails,
+    golden/candidate slider) from JSON results; with -o, full-size images go to NAME_files/."""
     with expected_failures():
         output = option_values(ctx, options)["output"]
         results = Path(results)
-        from imgloss.report.html import load_results, render_html
-        from imgloss.report.output import atomic_write_bytes
-        from imgloss.report.output import check_writable
+        from imgloss.errors import InputError
+        from imgloss.report.html import build_page, copy_file, load_results
+        from imgloss.report.output import atomic_write_bytes, check_writable
 
         if output is not None:
             check_writable(output)
-        page = render_html(load_results(results), base=results.parent)
+        document = load_results(results)
         if output is None:
-            typer.echo(page, nl=False)
-        else:
-            atomic_write_bytes(output, page.encode("utf-8"))
+            typer.echo(build_page(document, base=results.parent).html, nl=False)
+            return
+        page = build_page(document, base=results.parent, folder=f"{output.stem}_files")
+        for target, source in page.files.items():
+            try:
+                copy_file(source, output.parent / target)
+            except OSError as exc:
+                raise InputError(source, f"cannot copy into the report's folder ({exc})") from None
+        atomic_write_bytes(output, page.html.encode("utf-8"))

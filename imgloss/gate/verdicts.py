@@ -46,6 +46,7 @@ class Heatmaps:
     folder: Path
     background: Background = "white"
     max_pixels: int | None = None
+    scale: str = "fixed"
 
     def path_for(self, key: str) -> Path:
         """``folder/<key>.diff.png``: the pair's relative path, so names never collide."""
@@ -60,7 +61,7 @@ class Heatmaps:
             return read_image(str(path), background=self.background, max_pixels=self.max_pixels).tensor
 
         path = self.path_for(result.key)
-        write_heatmap(path, read(result.reference), read(result.candidate))
+        write_heatmap(path, read(result.reference), read(result.candidate), self.scale)
         return path
 
 

@@ -39,6 +39,8 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from imgloss.options import HEATMAP_SCALES as SCALE_MODES
+
 #: The smallest full scale of an automatic scale, so that noise-free pairs stay dark.
 MIN_AUTO_SCALE = 1 / 255
 #: The colour of pixels that carry no value (NaN): a grey off the colour map.
@@ -84,8 +86,6 @@ SCALES: dict[str, Scale] = {
     "ssim": Scale("1 - SSIM", 0.0, 1.0),
     "loss": Scale("loss", 0.0, 1.0),
 }
-#: ``--heatmap-scale`` choices.
-SCALE_MODES = ("fixed", "auto")
 
 
 def auto_scale(values: np.ndarray, label: str) -> Scale:

@@ -1,7 +1,8 @@
 """The file formats of a run: CSV, JSON and JSONL (streamed), and the format registry.
 
 CSV columns are ``reference,candidate,<metric>...,error``; JSON is one document
-``{"imgloss", "device", "options", "warnings", "results", "unmatched", "summary"}``
+``{"imgloss", "device", "higher_is_better", "options", "warnings", "results", "unmatched",
+"summary"}``
 with ``"inf"`` as a string (JSON has no infinity); JSONL is one result object per line.
 Files stream to ``FILE.partial`` and are renamed when the run ends, so a crash never
 leaves a half-written file under the real name. No torch here.
@@ -97,6 +98,7 @@ class JSONWriter:
         document = {
             "imgloss": __version__,
             "device": self.info.device,
+            "higher_is_better": self.info.higher_is_better,
             "options": self.info.options,
             "warnings": self.info.warnings,
             "results": self.results,
