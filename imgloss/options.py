@@ -24,6 +24,8 @@ BACKGROUNDS = ("white", "black")
 FORMATS = ("table", "csv", "json", "jsonl")
 #: ``--heatmap-scale``: the documented fixed range of each map, or each map's own maximum.
 HEATMAP_SCALES = ("fixed", "auto")
+#: ``--json-inf``: how JSON writes an infinite value (PSNR of identical images).
+JSON_INF = ("string", "null", "large")
 
 _KINDS = {str: "a string", int: "an integer", bool: "true or false", Path: "a path"}
 
@@ -113,6 +115,8 @@ OPTIONS: dict[str, Option] = _declare(
     Option("fmt", str, "table", "Output format.", OUTPUT, flags=("--format", "-f"), choices=FORMATS, config=False),
     Option("output", Path, None, "Write to FILE (atomically) instead of stdout.", OUTPUT, flags=("--output", "-o"),
            config=False, metavar="FILE"),
+    Option("json_inf", str, "string", "How JSON/JSONL write an infinite value (PSNR of identical images): string "
+           "(\"inf\"), null, or large (±1.797e308, the largest float64).", OUTPUT, choices=JSON_INF),
     Option("quiet", bool, False, "No progress or summary on stderr.", OUTPUT, flags=("--quiet", "-q"), config=False),
     # Performance
     Option("device", str, "auto", "auto, cpu, cuda, cuda:N or mps (auto: CUDA, then MPS, then CPU).", PERFORMANCE,
@@ -143,8 +147,11 @@ OPTIONS: dict[str, Option] = _declare(
            config=False, metavar="DIR"),
     Option("heatmap_scale", str, "fixed", "Heatmap colour scale: fixed (|error| 0..0.25, 1 - SSIM 0..1, comparable "
            "between pairs) or auto (each map to its own maximum).", GATE, choices=HEATMAP_SCALES),
-    Option("update_golden", bool, False, "After a reviewed change: copy every candidate over the golden files, "
-           "all or nothing.", GATE, config=False),
+    Option("update_golden", bool, False, "After a reviewed change: copy the candidates of failing pairs over their "
+           "golden files and add new candidates, all or nothing (passing golden files stay untouched).", GATE,
+           config=False),
+    Option("update_all", bool, False, "With --update-golden: replace every paired golden file, passing ones too.",
+           GATE, flags=("--all",), config=False),
     Option("from_results", Path, None, "Judge stored results (a --format json file, a --resume file or the output "
            "of 'imgloss merge') instead of scoring GOLDEN and CANDIDATE.", GATE, flags=("--from",), config=False, metavar="FILE"),
 )
@@ -155,12 +162,12 @@ ENGINE = ("device", "batch_size", "workers", "precision", "resize", "background"
 PAIRING = ("recursive", "glob", "ignore_extension")
 #: Options that split, resume or distribute a run (:mod:`imgloss.scale`).
 SCALE = ("shard", "resume")
-_RUN = ("metric", *ENGINE, *PAIRING, "max_pixels", "config", "fmt", "output", "quiet", *SCALE)
+_RUN = ("metric", *ENGINE, *PAIRING, "max_pixels", "config", "fmt", "output", "json_inf", "quiet", *SCALE)
 #: The options of each command, in the order ``--help`` lists them.
 COMPARE = tuple(dict.fromkeys(("metric", "preset", *_RUN)))
 SCORE = tuple(name for name in COMPARE if name not in ("preset", "resize", "ignore_extension", "precision", "weights"))
 CHECK = tuple(dict.fromkeys(("max_limits", "min_limits", "fail_on_missing", "junit", "diff_dir", "heatmap_scale",
-                             "update_golden", "from_results", *(n for n in _RUN if n != "metric"))))
+                             "update_golden", "update_all", "from_results", *(n for n in _RUN if n != "metric"))))
 MERGE = ("fmt", "output", "quiet")
 #: ``[tool.imgloss]`` keys -> option, for the config reader.
 CONFIG_KEYS: dict[str, Option] = {option.key: option for option in OPTIONS.values() if option.key is not None}

@@ -81,14 +81,14 @@ def test_junit_counts_and_failure_messages(folders, tmp_path) -> None:
     assert suite is not None
     assert (suite.get("tests"), suite.get("failures"), suite.get("errors"), suite.get("skipped")) == ("5", "1", "2", "0")
     cases = {case.get("name"): case for case in suite.iter("testcase")}
-    assert set(cases) == {"broken.png", "edited.png", "same.png", "sub/same2.png", str(golden / "gone.png")}
+    assert set(cases) == {"broken.png", "edited.png", "same.png", "sub/same2.png", "gone.png"}  # relative names
     failure = cases["edited.png"].find("failure")
     assert failure is not None
     message = failure.get("message", "")
     assert "charbonnier = " in message and "> max 0.01" in message and "ssim = " in message and "< min 0.98" in message
     assert "thresholds: charbonnier max 0.01, ssim min 0.98" in (failure.text or "")
     assert "empty file" in cases["broken.png"].find("error").get("message", "")  # type: ignore[union-attr]
-    assert "no candidate" in cases[str(golden / "gone.png")].find("error").get("message", "")  # type: ignore[union-attr]
+    assert "no candidate" in cases["gone.png"].find("error").get("message", "")  # type: ignore[union-attr]
     assert list(cases["same.png"]) == []
     assert leftovers(tmp_path) == []
 
@@ -125,7 +125,11 @@ def test_jsonl_and_csv_formats(folders, tmp_path) -> None:
     assert sorted(r["check"]["status"] for r in records) == ["fail", "pass", "pass"]
     csv = invoke("check", golden, cand, *LIMITS, "-f", "csv", "-o", tmp_path / "s.csv", "-q", "--workers", "0")
     assert csv.exit_code == 1
-    assert (tmp_path / "s.csv").read_text().splitlines()[0] == "reference,candidate,charbonnier,ssim,error"
+    header, *rows = (tmp_path / "s.csv").read_text().splitlines()
+    assert header == "reference,candidate,charbonnier,ssim,error,status,failed_thresholds"
+    by_name = {Path(row.split(",")[1]).name: row.split(",")[-2:] for row in rows}
+    assert by_name["edited.png"] == ["fail", "charbonnier max 0.01; ssim min 0.98"]
+    assert by_name["same.png"] == ["pass", ""]
 
 
 def test_max_on_a_higher_is_better_metric_is_warned_not_refused(folders) -> None:
@@ -141,7 +145,7 @@ def test_update_golden_accepts_candidates_then_the_check_passes(folders) -> None
     golden, cand = folders
     save(cand / "new" / "fresh.png", texture(9))
     (golden / "only_golden.png").write_bytes((golden / "same.png").read_bytes())
-    result = invoke("check", golden, cand, *LIMITS, "--update-golden", "--workers", "0")
+    result = invoke("check", golden, cand, *LIMITS, "--update-golden", "--all", "--workers", "0")
     assert result.exit_code == 0, result.output
     assert "updated 4 golden file(s)" in result.stderr
     for path in cand.rglob("*.png"):
@@ -150,6 +154,24 @@ def test_update_golden_accepts_candidates_then_the_check_passes(folders) -> None
     again = invoke("check", golden, cand, *LIMITS, "--workers", "0")
     assert again.exit_code == 0, again.output
     assert leftovers(golden.parent) == []
+
+
+def test_update_golden_touches_only_failing_and_new_pairs(folders) -> None:
+    golden, cand = folders
+    save(cand / "new" / "fresh.png", texture(9))
+    (cand / "same.png").write_bytes((cand / "same.png").read_bytes() + b"")  # same pixels
+    save(cand / "same.png", np.asarray(Image.open(cand / "same.png")))  # re-encoded: other bytes, same pixels
+    untouched = {p: (p.stat().st_mtime_ns, p.stat().st_ino, p.read_bytes()) for p in (golden / "same.png", golden / "sub" / "same2.png")}
+    result = invoke("check", golden, cand, *LIMITS, "--update-golden", "--workers", "0")
+    assert result.exit_code == 0, result.output
+    assert "updated 2 golden file(s)" in result.stderr and "--all" in result.stderr
+    assert (golden / "edited.png").read_bytes() == (cand / "edited.png").read_bytes()
+    assert (golden / "new" / "fresh.png").read_bytes() == (cand / "new" / "fresh.png").read_bytes()
+    for path, (_, _, data) in untouched.items():
+        assert path.read_bytes() == data  # passing golden files keep their bytes
+    single = invoke("check", golden / "same.png", cand / "same.png", *LIMITS, "--update-golden")
+    assert single.exit_code == 0 and "updated 0 golden file(s)" in single.stderr
+    assert (golden / "same.png").read_bytes() == untouched[golden / "same.png"][2]
 
 
 def test_update_golden_refuses_when_a_pair_is_unreadable(folders) -> None:

@@ -71,12 +71,13 @@ def test_report_renders_in_headless_chromium(tmp_path) -> None:
     assert dom.returncode == 0, dom.stderr
     assert 'data-ready="1"' in dom.stdout  # the page's script ran to its end without an error
     shot = tmp_path / "shot.png"
-    taken = browse(page, tmp_path, f"--screenshot={shot}", "--window-size=1200,800", "--hide-scrollbars")
+    taken = browse(page, tmp_path, f"--screenshot={shot}", "--window-size=1200,1600", "--hide-scrollbars",
+                   "--run-all-compositor-stages-before-draw")
     assert taken.returncode == 0 and shot.is_file(), taken.stderr
     pixels = np.asarray(Image.open(shot).convert("RGB")).reshape(-1, 3).astype(int)
-    assert Image.open(shot).size == (1200, 800)
+    assert Image.open(shot).size == (1200, 1600)
     red = ((pixels[:, 0] > 150) & (pixels[:, 1] < 60) & (pixels[:, 2] < 60)).sum()
-    assert red > 50  # the FAIL status is drawn in red
+    assert red > 50, f"no red FAIL status in the screenshot {shot}"  # the FAIL status is drawn in red
     colours = {tuple(p) for p in pixels[:: 7]}
     assert len(colours) > 200  # images rendered, not an empty page
     assert json.loads(results.read_text())["results"]

@@ -8,6 +8,7 @@ torch at module level.
 """
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Optional
 
@@ -99,14 +100,18 @@ def _run_check(golden: Path, candidate: Path, settings: dict[str, Any], config: 
         "missing": list(unpaired.missing),
         "extra": list(unpaired.extra),
     }
-    outcome = _score(prepared, thresholds, unpaired, settings)
+    started = datetime.now(timezone.utc)
+    outcome, seconds = _score(prepared, thresholds, unpaired, settings)
     if not prepared.pairs:
         error_line(f"no image pairs found in {golden} and {candidate}")
     if settings["junit"] is not None:
-        cases = junit_cases(outcome.results, unpaired, fail_on_missing)
-        write_junit(settings["junit"], "imgloss check", cases, outcome.summary.seconds)
+        roots = (golden if golden.is_dir() else golden.parent, candidate if candidate.is_dir() else candidate.parent)
+        cases = junit_cases(outcome.results, unpaired, fail_on_missing, roots, seconds)
+        write_junit(settings["junit"], "imgloss check", cases, outcome.summary.seconds,
+                    junit_properties(prepared.info, thresholds), started)
     if settings["update_golden"]:
-        return _update_golden(golden, candidate, prepared.pairing, outcome.results, unpaired, fail_on_missing)
+        return _update_golden(golden, candidate, prepared.pairing, outcome.results, unpaired, fail_on_missing,
+                              settings["update_all"])
     return exit_code(outcome.results, unpaired, fail_on_missing)
 
 
@@ -155,16 +160,37 @@ def _announce(info: RunInfo, thresholds: ThresholdSet, unpaired: Unpaired, fail_
         error_line(f"{path}: candidate has no golden file (not checked)", "warning")
 
 
-def _score(prepared: Prepared, thresholds: ThresholdSet, unpaired: Unpaired, settings: dict[str, Any]) -> Outcome:
-    """Score and judge every pair: one stderr line per failure or error, then the summary."""
+def junit_properties(info: RunInfo, thresholds: ThresholdSet) -> dict[str, str]:
+    """The JUnit suite's properties: version, device, thresholds and the run's options."""
+    import json
+
+    from imgloss._version import __version__
+
+    options = {k: v for k, v in info.options.items() if k != "check"}
+    return {
+        "imgloss.version": __version__,
+        "imgloss.device": info.device,
+        "imgloss.thresholds": json.dumps(thresholds.as_json(), sort_keys=True),
+        "imgloss.options": json.dumps(options, sort_keys=True, default=str),
+    }
+
+
+def _score(
+    prepared: Prepared, thresholds: ThresholdSet, unpaired: Unpaired, settings: dict[str, Any]
+) -> tuple[Outcome, dict[str, float]]:
+    """Score and judge every pair: one stderr line per failure or error, then the summary;
+    the outcome and each pair's seconds."""
     from imgloss import run
     from imgloss.cli.check_table import CheckTableWriter
-    from imgloss.gate.verdicts import ERROR, FAIL, CheckWriter, Heatmaps, counts_line
+    from imgloss.gate.verdicts import CSV_COLUMNS, ERROR, FAIL, CheckWriter, Heatmaps, counts_line
     from imgloss.report.table import render_summary
     from imgloss.report.writers import make_writer
 
     fmt, output, info = settings["fmt"], settings["output"], prepared.info
-    inner = CheckTableWriter(info, output, unpaired) if fmt == "table" else make_writer(fmt, info, output)
+    if fmt == "table":
+        inner = CheckTableWriter(info, output, unpaired)
+    else:
+        inner = make_writer(fmt, info, output, settings["json_inf"], CSV_COLUMNS)
     diff_dir = settings["diff_dir"]
     heatmaps = None if diff_dir is None else Heatmaps(diff_dir, settings["background"], settings["max_pixels"], settings["heatmap_scale"])
     with progress_bar(len(prepared.pairs), settings["quiet"]) as advance:
@@ -177,32 +203,40 @@ def _score(prepared: Prepared, thresholds: ThresholdSet, unpaired: Unpaired, set
             elif record["status"] == FAIL:
                 error_line(f"{result.key}: {record['message']}", "check failed")
 
-        outcome = run.execute(prepared, CheckWriter(inner, thresholds, heatmaps), on_result)
+        judged = CheckWriter(inner, thresholds, heatmaps)
+        outcome = run.execute(prepared, judged, on_result)
     if fmt != "table" and not settings["quiet"]:
         render_summary(stderr, info, outcome.summary)
         stderr.print(counts_line(outcome.results, unpaired))
-    return outcome
+    return outcome, judged.seconds
 
 
 def _update_golden(
-    golden: Path, candidate: Path, pairing: Pairing, results: list[PairResult], unpaired: Unpaired, fail_on_missing: bool
+    golden: Path, candidate: Path, pairing: Pairing, results: list[PairResult], unpaired: Unpaired,
+    fail_on_missing: bool, update_all: bool,
 ) -> int:
-    """Replace the golden files when every pair was read; the exit code as if all passed."""
+    """Replace the golden files of failing pairs and add new candidates (every paired
+    golden file with ``update_all``) when every pair was read; the exit code as if all
+    passed. Passing golden files are left untouched, so the commit holds only real changes."""
     from imgloss.gate import golden as gold
-    from imgloss.gate.verdicts import ERROR, exit_code, status
+    from imgloss.gate.verdicts import ERROR, FAIL, exit_code, status
     from imgloss.errors import InputError
 
     unreadable = sum(status(r) == ERROR for r in results)
     if unreadable or not results:
         raise InputError(golden, f"not updated: {unreadable or 'no'} pair(s) could not be checked")
+    failing = {r.key for r in results if status(r) == FAIL}
     if golden.is_dir():
-        updates = gold.plan(golden, candidate, pairing)
-        gold.replace_tree(golden, updates)
+        updates = [u for u in gold.plan(golden, candidate, pairing) if update_all or u.replaces is None or u.target in failing]
+        if updates:
+            gold.replace_tree(golden, updates)
         count = len(updates)
     else:
-        gold.replace_file(golden, candidate)
-        count = 1
-    error_line(f"updated {count} golden file(s) in {golden}", "info")
+        count = int(update_all or bool(failing))
+        if count:
+            gold.replace_file(golden, candidate)
+    kept = "" if update_all else " (failing or new only; --all replaces passing ones too)"
+    error_line(f"updated {count} golden file(s) in {golden}{kept}", "info")
     return exit_code(results, unpaired, fail_on_missing, accepted=True)
 
 

@@ -82,7 +82,7 @@ def run_scoring(
         for path in prepared.info.unmatched:
             error_line(f"{path}: no matching file on the other side (unmatched)", "warning")
         fmt, quiet = values["fmt"], values["quiet"]
-        writer = make_writer(fmt, prepared.info, request.output)
+        writer = make_writer(fmt, prepared.info, request.output, values["json_inf"])
         with progress_bar(len(prepared.pairs), quiet) as advance:
 
             def on_result(result: PairResult) -> None:

@@ -1,18 +1,23 @@
 """JUnit XML for CI systems: one ``<testcase>`` per checked pair, written atomically.
 
 The document is the common Jenkins/GitHub/GitLab dialect: a ``<testsuites>`` root
-holding one ``<testsuite>`` with ``tests``, ``failures``, ``errors``, ``skipped`` and
-``time`` (seconds) attributes; each case has at most one ``<failure>`` (a threshold
-broken), ``<error>`` (the pair could not be checked) or ``<skipped>`` child, whose
-``message`` attribute is the one-line reason and whose text may hold details.
-No torch here.
+holding one ``<testsuite>`` with ``tests``, ``failures``, ``errors``, ``skipped``,
+``time`` (seconds), ``timestamp`` (ISO 8601, UTC) and ``hostname`` attributes and a
+``<properties>`` block (imgloss version, device, thresholds, options). Case names are
+paths relative to the compared folders. Each case has its measured ``time`` and at
+most one ``<failure>`` (a threshold broken), ``<error>`` (the pair could not be
+checked) or ``<skipped>`` child, whose ``message`` attribute is the one-line reason
+and whose text may hold details; a case with a file to show (a heatmap) carries
+GitLab's ``[[ATTACHMENT|path]]`` line in its ``<system-out>``. No torch here.
 """
 from __future__ import annotations
 
+import socket
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Literal, Mapping, Sequence
 
 from imgloss.report.output import atomic_write_bytes
 
@@ -29,10 +34,20 @@ class JUnitCase:
     message: str = ""
     details: str = ""
     seconds: float = 0.0
+    attachments: tuple[str, ...] = ()
 
 
-def junit_xml(suite: str, cases: Sequence[JUnitCase], seconds: float) -> bytes:
-    """The UTF-8 XML document for ``cases`` in one suite named ``suite``."""
+def junit_xml(
+    suite: str,
+    cases: Sequence[JUnitCase],
+    seconds: float,
+    properties: Mapping[str, str] | None = None,
+    timestamp: datetime | None = None,
+) -> bytes:
+    """The UTF-8 XML document for ``cases`` in one suite named ``suite``; ``timestamp``:
+    when the run started (default: now), written in UTC without a zone suffix as
+    Jenkins' schema wants."""
+    when = (timestamp or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(tzinfo=None, microsecond=0)
     counts = {kind: sum(c.outcome == kind for c in cases) for kind in ("failure", "error", "skipped")}
     attributes = {
         "name": suite,
@@ -43,7 +58,11 @@ def junit_xml(suite: str, cases: Sequence[JUnitCase], seconds: float) -> bytes:
         "time": f"{seconds:.3f}",
     }
     root = ET.Element("testsuites", attributes)
-    testsuite = ET.SubElement(root, "testsuite", attributes)
+    testsuite = ET.SubElement(root, "testsuite", {**attributes, "timestamp": when.isoformat(), "hostname": socket.gethostname()})
+    if properties:
+        block = ET.SubElement(testsuite, "properties")
+        for name, value in properties.items():
+            ET.SubElement(block, "property", {"name": name, "value": value})
     for case in cases:
         element = ET.SubElement(
             testsuite, "testcase", {"name": case.name, "classname": case.classname, "time": f"{case.seconds:.3f}"}
@@ -51,10 +70,19 @@ def junit_xml(suite: str, cases: Sequence[JUnitCase], seconds: float) -> bytes:
         if case.outcome != "passed":
             child = ET.SubElement(element, case.outcome, {"message": case.message})
             child.text = case.details or None
+        if case.attachments:
+            ET.SubElement(element, "system-out").text = "\n".join(f"[[ATTACHMENT|{a}]]" for a in case.attachments)
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
 
 
-def write_junit(path: Path, suite: str, cases: Sequence[JUnitCase], seconds: float) -> None:
+def write_junit(
+    path: Path,
+    suite: str,
+    cases: Sequence[JUnitCase],
+    seconds: float,
+    properties: Mapping[str, str] | None = None,
+    timestamp: datetime | None = None,
+) -> None:
     """Write :func:`junit_xml` to ``path`` atomically (temp file, then rename)."""
-    atomic_write_bytes(path, junit_xml(suite, cases, seconds))
+    atomic_write_bytes(path, junit_xml(suite, cases, seconds, properties, timestamp))

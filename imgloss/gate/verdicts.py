@@ -19,15 +19,16 @@ that some pairs were never checked. Prints nothing; torch loads only for heatmap
 """
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from imgloss.errors import EXIT_FAILED_CHECK, EXIT_OK, ImglossError, InputError
 from imgloss.io import Background
 from imgloss.gate.junit import JUnitCase
-from imgloss.report.summary import Summary, format_value, json_value
+from imgloss.report.summary import Summary, format_value
 from imgloss.report.writers import Writer
 from imgloss.results import PairResult
 from imgloss.gate.thresholds import ThresholdSet
@@ -36,6 +37,8 @@ PASS, FAIL, ERROR = "pass", "fail", "error"
 #: Table and report order: what needs attention first.
 STATUS_ORDER = {FAIL: 0, ERROR: 1, PASS: 2}
 HEATMAP_SUFFIX = ".diff.png"
+#: Results arriving less than this many seconds apart came from one batch.
+BURST = 0.005
 JUNIT_CLASS = "imgloss.check"
 
 
@@ -73,7 +76,7 @@ def judge(result: PairResult, thresholds: ThresholdSet, heatmaps: Heatmaps | Non
     record: dict[str, Any] = {
         "status": PASS if verdict.passed else FAIL,
         "thresholds": [t.as_json() for t in verdict.thresholds],
-        "failed": [{**t.as_json(), "value": json_value(v)} for t, v in verdict.failed],
+        "failed": [{**t.as_json(), "value": v} for t, v in verdict.failed],
         "message": "; ".join(verdict.messages()),
         "heatmap": None,
     }
@@ -86,14 +89,41 @@ def judge(result: PairResult, thresholds: ThresholdSet, heatmaps: Heatmaps | Non
 
 
 class CheckWriter:
-    """A :class:`~imgloss.report.Writer` that judges each result, then hands it on."""
+    """A :class:`~imgloss.report.Writer` that judges each result, then hands it on.
+
+    :attr:`seconds` holds each pair's measured time: the wall time since the previous
+    result arrived (the first counts from this writer's creation). Results of one batch
+    arrive in a burst (less than :data:`BURST` apart); the burst's time is shared
+    evenly among its pairs, so the times add up to the run's.
+    """
 
     def __init__(self, inner: Writer, thresholds: ThresholdSet, heatmaps: Heatmaps | None) -> None:
         self.inner, self.thresholds, self.heatmaps = inner, thresholds, heatmaps
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+        self._burst: list[str] = []
+        self._burst_seconds = 0.0
+        self._own: dict[str, float] = {}
+        self._arrived = self._last
 
     def write(self, result: PairResult) -> None:
+        self._time(result.key)
         result.extra["check"] = judge(result, self.thresholds, self.heatmaps)
+        self._last = time.perf_counter()  # drawing a heatmap counts for the pair that needs it
+        self._own[result.key] = self._last - self._arrived
+        self.seconds[result.key] += self._own[result.key]
         self.inner.write(result)
+
+    def _time(self, key: str) -> None:
+        self._arrived = time.perf_counter()
+        gap = self._arrived - self._last
+        if gap >= BURST or not self._burst:
+            self._burst, self._burst_seconds = [], 0.0
+        self._burst.append(key)
+        self._burst_seconds += gap
+        share = self._burst_seconds / len(self._burst)
+        for member in self._burst:
+            self.seconds[member] = share + self._own.get(member, 0.0)
 
     def close(self, summary: Summary) -> None:
         self.inner.close(summary)
@@ -105,6 +135,15 @@ class CheckWriter:
 def status(result: PairResult) -> str:
     """``pass``, ``fail`` or ``error`` of a judged result."""
     return result.extra["check"]["status"]
+
+
+def failed_thresholds(result: PairResult) -> str:
+    """The limits a judged result broke: ``ssim min 0.98; charbonnier max 0.01``."""
+    return "; ".join(f"{f['metric']} {f['bound']} {f['limit']:g}" for f in result.extra["check"]["failed"])
+
+
+#: ``check -f csv``'s columns after ``error``.
+CSV_COLUMNS = (("status", status), ("failed_thresholds", failed_thresholds))
 
 
 @dataclass(frozen=True)
@@ -135,9 +174,26 @@ def exit_code(
     return EXIT_FAILED_CHECK if FAIL in statuses and not accepted else EXIT_OK
 
 
-def junit_cases(results: Sequence[PairResult], unpaired: Unpaired, fail_on_missing: bool) -> list[JUnitCase]:
-    """One case per pair, then one per golden file with no candidate (an error under
-    ``--fail-on-missing``, else skipped) and per candidate with no golden file (skipped)."""
+def relative(path: str, root: Path) -> str:
+    """``path`` relative to the folder ``root`` (POSIX), or as given when outside it."""
+    try:
+        return Path(path).relative_to(root).as_posix()
+    except ValueError:
+        return path
+
+
+def junit_cases(
+    results: Sequence[PairResult],
+    unpaired: Unpaired,
+    fail_on_missing: bool,
+    roots: tuple[Path, Path] = (Path(), Path()),
+    seconds: Mapping[str, float] | None = None,
+) -> list[JUnitCase]:
+    """One case per pair (named by its relative path, timed by ``seconds``), then one
+    per golden file with no candidate (an error under ``--fail-on-missing``, else
+    skipped) and per candidate with no golden file (skipped), named relative to
+    ``roots`` (golden folder, candidate folder). A failing pair's heatmap is attached."""
+    seconds = seconds or {}
     cases = []
     for result in results:
         record = result.extra["check"]
@@ -155,9 +211,10 @@ def junit_cases(results: Sequence[PairResult], unpaired: Unpaired, fail_on_missi
             )
             if line
         )
-        cases.append(JUnitCase(result.key, JUNIT_CLASS, outcome, record["message"], details if outcome != "passed" else ""))
+        cases.append(JUnitCase(result.key, JUNIT_CLASS, outcome, record["message"], details if outcome != "passed" else "",
+                               seconds.get(result.key, 0.0), (record["heatmap"],) if record["heatmap"] else ()))
     for path in unpaired.missing:
         outcome = "error" if fail_on_missing else "skipped"
-        cases.append(JUnitCase(path, JUNIT_CLASS, outcome, "golden file has no candidate"))  # type: ignore[arg-type]
-    cases.extend(JUnitCase(path, JUNIT_CLASS, "skipped", "candidate has no golden file") for path in unpaired.extra)
+        cases.append(JUnitCase(relative(path, roots[0]), JUNIT_CLASS, outcome, "golden file has no candidate"))  # type: ignore[arg-type]
+    cases.extend(JUnitCase(relative(path, roots[1]), JUNIT_CLASS, "skipped", "candidate has no golden file") for path in unpaired.extra)
     return cases

@@ -259,10 +259,12 @@ def _metrics_table(document: dict[str, Any], metrics: dict[str, Any]) -> str:
         f"<tr><td>{_e(name + _arrow(document, name))}</td><td class=\"num\">{_e(format_value(_number(m.get('mean'))))}</td>"
         f"<td class=\"num\">{_e(format_value(_number(m.get('median'))))}</td>"
         f"<td>{_e((m.get('worst') or {}).get('pair', ''))}</td>"
-        f"<td class=\"num\">{_e(format_value(_number((m.get('worst') or {}).get('value'))))}</td></tr>"
+        f"<td class=\"num\">{_e(format_value(_number((m.get('worst') or {}).get('value'))))}</td>"
+        f"<td class=\"num\">{_e(m.get('infinite', ''))}</td></tr>"
         for name, m in metrics.items()
     )
-    return f"<h2>Metrics</h2><table><tr><th>metric</th><th>mean</th><th>median</th><th>worst pair</th><th>worst</th></tr>{body}</table>"
+    head = "".join(f"<th>{h}</th>" for h in ("metric", "mean (finite)", "median", "worst pair", "worst", "infinite"))
+    return f"<h2>Metrics</h2><table><tr>{head}</tr>{body}</table>"
 
 
 def _filters(results: list[dict[str, Any]]) -> str:

@@ -1,8 +1,17 @@
-"""Metric values as text and JSON, and the run summary (count, mean, median, worst pair)."""
+"""Metric values as text and JSON, and the run summary (count, mean, median, worst pair).
+
+JSON has no infinity (PSNR of identical images is ``+inf``): ``--json-inf`` chooses how
+it is written (:func:`json_value`): ``string`` (the default, ``"inf"``/``"-inf"``,
+lossless and readable), ``null`` (``jq add`` and pandas then skip it) or ``large``
+(``±1.7976931348623157e308``, the largest float64, which sorts and compares as
+infinity does). Summaries average the finite values only and count the infinite ones
+(``"infinite": 1``), so one identical pair does not make a mean of ``inf``.
+"""
 from __future__ import annotations
 
 import math
 import statistics
+import sys
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -19,13 +28,30 @@ def format_value(value: float | None, exact: bool = False) -> str:
     return repr(value) if exact else f"{value:.6g}"
 
 
-def json_value(value: float | None) -> float | str | None:
-    """A metric value for JSON: a number, ``"inf"``/``"-inf"``, or null."""
+def json_value(value: float | None, inf: str = "string") -> float | str | None:
+    """A metric value for JSON: a number or null; an infinity as ``inf`` says
+    (``string``: ``"inf"``/``"-inf"``, ``null``, ``large``: ±the largest float64)."""
     if value is None or math.isnan(value):
         return None
     if math.isinf(value):
+        if inf == "null":
+            return None
+        if inf == "large":
+            return math.copysign(sys.float_info.max, value)
         return "inf" if value > 0 else "-inf"
     return value
+
+
+def jsonable(document: Any, inf: str = "string") -> Any:
+    """``document`` with every float passed through :func:`json_value` (dicts, lists
+    and tuples walked), so ``json.dumps(..., allow_nan=False)`` accepts it."""
+    if isinstance(document, float):
+        return json_value(document, inf)
+    if isinstance(document, dict):
+        return {key: jsonable(value, inf) for key, value in document.items()}
+    if isinstance(document, (list, tuple)):
+        return [jsonable(value, inf) for value in document]
+    return document
 
 
 # --------------------------------------------------------------------------- summary
@@ -33,12 +59,14 @@ def json_value(value: float | None) -> float | str | None:
 
 @dataclass
 class MetricSummary:
-    """Mean, median and worst pair of one column over the scored pairs."""
+    """Mean (of the finite values; None when there are none), median, worst pair and
+    the count of infinite values of one column over the scored pairs."""
 
-    mean: float
+    mean: float | None
     median: float
     worst_key: str
     worst_value: float
+    infinite: int = 0
 
 
 @dataclass
@@ -57,6 +85,7 @@ class Summary:
         return (self.scored + self.failed) / self.seconds if self.seconds > 0 else 0.0
 
     def as_json(self) -> dict[str, Any]:
+        """The summary as plain data; floats stay floats (see :func:`jsonable`)."""
         return {
             "pairs_scored": self.scored,
             "pairs_failed": self.failed,
@@ -66,9 +95,10 @@ class Summary:
             "pairs_per_second": round(self.pairs_per_second, 3),
             "metrics": {
                 name: {
-                    "mean": json_value(m.mean),
-                    "median": json_value(m.median),
-                    "worst": {"pair": m.worst_key, "value": json_value(m.worst_value)},
+                    "mean": m.mean,
+                    "median": m.median,
+                    "infinite": m.infinite,
+                    "worst": {"pair": m.worst_key, "value": m.worst_value},
                 }
                 for name, m in self.metrics.items()
             },
@@ -94,8 +124,10 @@ def summarize(
         values = [v for _, v in rows]
         pick = min if higher_is_better[column] else max
         worst_key, worst_value = pick(rows, key=lambda kv: kv[1])
+        finite = [v for v in values if math.isfinite(v)]
         summary.metrics[column] = MetricSummary(
-            statistics.fmean(values), statistics.median(values), worst_key, worst_value
+            statistics.fmean(finite) if finite else None, statistics.median(values), worst_key, worst_value,
+            len(values) - len(finite),
         )
     return summary
 

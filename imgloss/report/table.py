@@ -82,7 +82,8 @@ def render_summary(console: Console, info: RunInfo, summary: Summary) -> None:
     for warning in info.warnings:
         console.print(f"[bold yellow]warning:[/] {warning}")
     table = Table(title=None, header_style="bold", box=None)
-    for name in ("metric", "mean", "median", "worst pair", "worst"):
+    infinite = any(m.infinite for m in summary.metrics.values())
+    for name in ("metric", "mean", "median", "worst pair", "worst", *(("infinite",) if infinite else ())):
         table.add_column(name, justify="left" if name in ("metric", "worst pair") else "right")
     for column, m in summary.metrics.items():
         table.add_row(
@@ -91,6 +92,7 @@ def render_summary(console: Console, info: RunInfo, summary: Summary) -> None:
             format_value(m.median),
             m.worst_key,
             format_value(m.worst_value),
+            *((str(m.infinite),) if infinite else ()),
         )
     if summary.scored > 1:  # for one pair the table above says it all
         console.print(table)

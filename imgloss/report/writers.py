@@ -3,7 +3,9 @@
 CSV columns are ``reference,candidate,<metric>...,error``; JSON is one document
 ``{"imgloss", "device", "higher_is_better", "options", "warnings", "results", "unmatched",
 "summary"}``
-with ``"inf"`` as a string (JSON has no infinity); JSONL is one result object per line.
+with infinities written as ``--json-inf`` says (default ``"inf"`` as a string: JSON has
+no infinity; see :func:`imgloss.report.summary.json_value`); JSONL is one result object
+per line.
 Files stream to ``FILE.partial`` and are renamed when the run ends, so a crash never
 leaves a half-written file under the real name. No torch here.
 """
@@ -13,11 +15,11 @@ import csv
 import json
 import sys
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol, Sequence, Tuple
 
 from imgloss._version import __version__
 from imgloss.report.output import Sink, atomic_write_bytes
-from imgloss.report.summary import RunInfo, Summary, format_value, json_value
+from imgloss.report.summary import RunInfo, Summary, format_value, jsonable
 from imgloss.report.table import TableWriter
 from imgloss.results import PairResult
 
@@ -28,16 +30,20 @@ class Writer(Protocol):
     def abort(self) -> None: ...
 
 
-def result_json(result: PairResult) -> dict[str, Any]:
-    """One result as a JSON object (the JSON ``results`` entries and JSONL lines)."""
-    return {
-        "reference": result.reference,
-        "candidate": result.candidate,
-        "metrics": {name: json_value(value) for name, value in result.metrics.items()},
-        "error": result.error,
-        "notes": list(result.notes),
-        **result.extra,
-    }
+def result_json(result: PairResult, inf: str = "string") -> dict[str, Any]:
+    """One result as a JSON object (the JSON ``results`` entries and JSONL lines);
+    infinities as ``inf`` says (:func:`imgloss.report.summary.json_value`)."""
+    return jsonable(
+        {
+            "reference": result.reference,
+            "candidate": result.candidate,
+            "metrics": dict(result.metrics),
+            "error": result.error,
+            "notes": list(result.notes),
+            **result.extra,
+        },
+        inf,
+    )
 
 
 class _StreamingWriter:
@@ -60,39 +66,46 @@ class _StreamingWriter:
         self.sink.abort()
 
 
-class CSVWriter(_StreamingWriter):
-    """Streams ``reference,candidate,<metric>...,error`` rows as results arrive."""
+#: A command's own CSV column: its header and the cell of a result.
+ExtraColumn = Tuple[str, Callable[[PairResult], str]]
 
-    def __init__(self, info: RunInfo, path: Path | None) -> None:
+
+class CSVWriter(_StreamingWriter):
+    """Streams ``reference,candidate,<metric>...,error`` rows as results arrive, then
+    a command's own columns (``check``: ``status,failed_thresholds``)."""
+
+    def __init__(self, info: RunInfo, path: Path | None, extra: Sequence[ExtraColumn] = ()) -> None:
         super().__init__(path)
-        self.columns = info.columns
+        self.columns, self.extra = info.columns, tuple(extra)
         self.csv = csv.writer(self.sink.stream, lineterminator="\n")
-        self.csv.writerow(["reference", "candidate", *info.columns, "error"])
+        self.csv.writerow(["reference", "candidate", *info.columns, "error", *(name for name, _ in self.extra)])
 
     def emit(self, result: PairResult) -> None:
         values = [format_value(result.metrics.get(c), exact=True) for c in self.columns]
-        self.csv.writerow([result.reference or "", result.candidate, *values, result.error or ""])
+        extra = [cell(result) for _, cell in self.extra]
+        self.csv.writerow([result.reference or "", result.candidate, *values, result.error or "", *extra])
 
 
 class JSONLWriter(_StreamingWriter):
     """Streams one result object per line."""
 
-    def __init__(self, info: RunInfo, path: Path | None) -> None:
+    def __init__(self, info: RunInfo, path: Path | None, inf: str = "string") -> None:
         super().__init__(path)
+        self.inf = inf
 
     def emit(self, result: PairResult) -> None:
-        self.sink.stream.write(json.dumps(result_json(result), allow_nan=False) + "\n")
+        self.sink.stream.write(json.dumps(result_json(result, self.inf), allow_nan=False) + "\n")
 
 
 class JSONWriter:
     """Collects the run and writes one JSON document at the end (atomically to a file)."""
 
-    def __init__(self, info: RunInfo, path: Path | None) -> None:
-        self.info, self.path = info, path
+    def __init__(self, info: RunInfo, path: Path | None, inf: str = "string") -> None:
+        self.info, self.path, self.inf = info, path, inf
         self.results: list[dict[str, Any]] = []
 
     def write(self, result: PairResult) -> None:
-        self.results.append(result_json(result))
+        self.results.append(result_json(result, self.inf))
 
     def close(self, summary: Summary) -> None:
         document = {
@@ -103,7 +116,7 @@ class JSONWriter:
             "warnings": self.info.warnings,
             "results": self.results,
             "unmatched": self.info.unmatched,
-            "summary": summary.as_json(),
+            "summary": jsonable(summary.as_json(), self.inf),
         }
         text = json.dumps(document, indent=2, allow_nan=False) + "\n"
         if self.path is None:
@@ -119,6 +132,14 @@ WRITERS = {"table": TableWriter, "csv": CSVWriter, "json": JSONWriter, "jsonl": 
 FORMATS = tuple(WRITERS)
 
 
-def make_writer(fmt: str, info: RunInfo, path: Path | None) -> Writer:
-    """The writer for ``fmt`` (one of :data:`FORMATS`)."""
+def make_writer(
+    fmt: str, info: RunInfo, path: Path | None, json_inf: str = "string", csv_extra: Sequence[ExtraColumn] = ()
+) -> Writer:
+    """The writer for ``fmt`` (one of :data:`FORMATS`); ``json_inf``: how JSON and
+    JSONL write infinities (``string``, ``null`` or ``large``); ``csv_extra``: a
+    command's own CSV columns."""
+    if fmt in ("json", "jsonl"):
+        return WRITERS[fmt](info, path, json_inf)  # type: ignore[call-arg]
+    if fmt == "csv":
+        return CSVWriter(info, path, csv_extra)
     return WRITERS[fmt](info, path)
