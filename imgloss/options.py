@@ -147,6 +147,8 @@ OPTIONS: dict[str, Option] = _declare(
            config=False, metavar="DIR"),
     Option("heatmap_scale", str, "fixed", "Heatmap colour scale: fixed (|error| 0..0.25, 1 - SSIM 0..1, comparable "
            "between pairs) or auto (each map to its own maximum).", GATE, choices=HEATMAP_SCALES),
+    Option("github", bool, None, "GitHub Actions output: ::error annotations per failing pair and a table in the "
+           "step summary (default: on when GITHUB_ACTIONS=true).", GATE, negatable=True, config=False),
     Option("update_golden", bool, False, "After a reviewed change: copy the candidates of failing pairs over their "
            "golden files and add new candidates, all or nothing (passing golden files stay untouched).", GATE,
            config=False),
@@ -166,7 +168,7 @@ _RUN = ("metric", *ENGINE, *PAIRING, "max_pixels", "config", "fmt", "output", "j
 #: The options of each command, in the order ``--help`` lists them.
 COMPARE = tuple(dict.fromkeys(("metric", "preset", *_RUN)))
 SCORE = tuple(name for name in COMPARE if name not in ("preset", "resize", "ignore_extension", "precision", "weights"))
-CHECK = tuple(dict.fromkeys(("max_limits", "min_limits", "fail_on_missing", "junit", "diff_dir", "heatmap_scale",
+CHECK = tuple(dict.fromkeys(("max_limits", "min_limits", "fail_on_missing", "junit", "diff_dir", "heatmap_scale", "github",
                              "update_golden", "update_all", "from_results", *(n for n in _RUN if n != "metric"))))
 MERGE = ("fmt", "output", "quiet")
 #: ``[tool.imgloss]`` keys -> option, for the config reader.

@@ -22,7 +22,7 @@ app = typer.Typer(
     "(Charbonnier, SSIM, W-SSIM, PSNR, TV, VGG perceptual, Gram style).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
+    add_completion=True,
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
 )
@@ -79,7 +79,7 @@ app.add_typer(weights_app, name="weights")
 
 @app.callback()
 def main_options(
-    version: Annotated[bool, typer.Option("--version", callback=version_callback, is_eager=True, help="Print the version.")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=version_callback, is_eager=True, help="Print the version.", metavar="")] = False,
 ) -> None:
     """Compare images with restoration and style-transfer losses."""
 

@@ -46,8 +46,8 @@ Exit codes: 0 all passed, 1 a threshold failed, 2 usage or config error, 3 some 
 @takes(CHECK)
 def check(
     ctx: typer.Context,
-    golden: Annotated[Optional[Path], typer.Argument(help="Golden image or folder.", show_default=False)] = None,
-    candidate: Annotated[Optional[Path], typer.Argument(help="Candidate image or folder (paired by relative path).", show_default=False)] = None,
+    golden: Annotated[Optional[Path], typer.Argument(metavar="GOLDEN", help="Golden image or folder.", show_default=False)] = None,
+    candidate: Annotated[Optional[Path], typer.Argument(metavar="CANDIDATE", help="Candidate image or folder (paired by relative path).", show_default=False)] = None,
     **options: Any,
 ) -> None:
     """Gate a CI job on image regressions: every pair must stay within the thresholds."""
@@ -109,12 +109,34 @@ def _run_check(golden: Path, candidate: Path, settings: dict[str, Any], config: 
         cases = junit_cases(outcome.results, unpaired, fail_on_missing, roots, seconds)
         write_junit(settings["junit"], "imgloss check", cases, outcome.summary.seconds,
                     junit_properties(prepared.info, thresholds), started)
+    _github(settings["github"], outcome.results, prepared.info, unpaired, fail_on_missing)
     if settings["update_golden"]:
         return _update_golden(golden, candidate, prepared.pairing, outcome.results, unpaired, fail_on_missing,
                               settings["update_all"])
     return exit_code(outcome.results, unpaired, fail_on_missing)
 
 
+
+
+def _github(flag: bool | None, results: list[PairResult], info: RunInfo, unpaired: Unpaired, fail_on_missing: bool) -> None:
+    """Under GitHub Actions (or --github): annotations on stderr, the table in the step summary."""
+    import os
+
+    from imgloss.gate import github
+
+    if not github.enabled(flag):
+        return
+    for line in github.annotations(results, unpaired, fail_on_missing):
+        typer.echo(line, err=True)
+    summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not summary_file:
+        error_line("--github: GITHUB_STEP_SUMMARY is not set; no step summary written", "warning")
+        return
+    try:
+        with open(summary_file, "a", encoding="utf-8") as stream:
+            stream.write(github.step_summary(results, info, unpaired))
+    except OSError as exc:
+        error_line(f"{summary_file}: cannot write the GitHub step summary ({exc})", "warning")
 
 
 def _thresholds(max_limits: list[str], min_limits: list[str], config: Config) -> ThresholdSet:
@@ -245,8 +267,9 @@ Results = Annotated[Path, typer.Argument(help="JSON results of check or compare 
 
 @takes(("output",))
 def report(ctx: typer.Context, results: Results, **options: Any) -> None:
-    """Write an HTML page (summary, filters, worst failures first, heatmap thumbnails,
-    golden/candidate slider) from JSON results; with -o, full-size images go to NAME_files/."""
+    """Write an HTML report (worst failures first, filters, thumbnails, slider) from JSON results.
+
+    With -o NAME.html, full-size images are copied to NAME_files/ beside it."""
     with expected_failures():
         output = option_values(ctx, options)["output"]
         results = Path(results)

@@ -4,12 +4,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 from imgloss.gate.verdicts import ERROR, FAIL, PASS, STATUS_ORDER, Unpaired, counts_line, status
 from imgloss.report.summary import RunInfo, Summary, format_value
-from imgloss.report.table import TableWriter, column_header, render_notes, render_summary
+from imgloss.report.table import Cell, Column, TableWriter, column_header, print_fitted, render_notes, render_summary
 
 
 class CheckTableWriter(TableWriter):
@@ -20,22 +19,21 @@ class CheckTableWriter(TableWriter):
         self.unpaired = unpaired
 
     def render(self, console: Console, summary: Summary) -> None:
-        table = Table(header_style="bold")
-        table.add_column("status")
-        table.add_column("pair", overflow="fold")
-        for column in self.info.columns:
-            table.add_column(column_header(column, self.info.higher_is_better[column]), justify="right")
-        table.add_column("failed thresholds / error", overflow="fold")
         style = {PASS: "green", FAIL: "bold red", ERROR: "red"}
-        for result in sorted(self.results, key=lambda r: STATUS_ORDER[status(r)]):
-            record = result.extra["check"]
-            broken = {f["metric"] for f in record["failed"]}
-            values = [
-                Text(format_value(result.metrics.get(c)), style="red" if c in broken else "") for c in self.info.columns
+        ordered = sorted(self.results, key=lambda r: STATUS_ORDER[status(r)])
+        columns = [
+            Column("status", "fixed", [Text(status(r).upper(), style=style[status(r)]) for r in ordered]),
+            Column("pair", "name", [r.key for r in ordered]),
+        ]
+        for column in self.info.columns:
+            cells: list[Cell] = [
+                Text(format_value(r.metrics.get(column)),
+                     style="red" if column in {f["metric"] for f in r.extra["check"]["failed"]} else "")
+                for r in ordered
             ]
-            mark = Text(record["status"].upper(), style=style[record["status"]])
-            table.add_row(mark, Text(result.key), *values, Text(record["message"]))
-        console.print(table)
+            columns.append(Column(column_header(column, self.info.higher_is_better[column]), "number", cells))
+        columns.append(Column("failed thresholds / error", "text", [r.extra["check"]["message"] for r in ordered]))
+        print_fitted(console, columns)
         render_notes(console, self.results)
         render_summary(console, self.info, summary)
         console.print(counts_line(self.results, self.unpaired), highlight=False)

@@ -33,8 +33,8 @@ SCORE_EPILOG = "[bold]Example[/]\n\n  imgloss score outputs/ -m tv --format csv"
 @takes(COMPARE)
 def compare(
     ctx: typer.Context,
-    reference: Annotated[Path, typer.Argument(help="Reference image or folder.", show_default=False)],
-    candidate: Annotated[Path, typer.Argument(help="Candidate image or folder (paired by relative path).", show_default=False)],
+    reference: Annotated[Path, typer.Argument(metavar="REFERENCE", help="Reference image or folder.", show_default=False)],
+    candidate: Annotated[Path, typer.Argument(metavar="CANDIDATE", help="Candidate image or folder (paired by relative path).", show_default=False)],
     **options: Any,
 ) -> None:
     """Compare two images, or two folders of images paired by relative path."""
@@ -44,7 +44,7 @@ def compare(
 @takes(SCORE)
 def score(
     ctx: typer.Context,
-    images: Annotated[Path, typer.Argument(help="Image or folder to score.", show_default=False)],
+    images: Annotated[Path, typer.Argument(metavar="IMAGES", help="Image or folder to score.", show_default=False)],
     **options: Any,
 ) -> None:
     """Score images alone with no-reference metrics (tv)."""

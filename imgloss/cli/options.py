@@ -28,13 +28,23 @@ def _parameter(option: Option) -> inspect.Parameter:
         flags = (f"{option.flag}/--no-{option.flag[2:]}",)
     info = typer.Option(
         *flags,
-        help=option.help,
+        help=option.help.replace("[", "\\["),  # rich markup would eat "[tool.imgloss]"
         rich_help_panel=option.panel,
-        metavar=option.metavar or ("|".join(option.choices) if option.choices else None),
+        metavar=_metavar(option),
         show_default=option.default is not None and not option.many,
     )
     return inspect.Parameter(option.name, inspect.Parameter.KEYWORD_ONLY, default=option.default,
                              annotation=Annotated[kind, info])
+
+
+def _metavar(option: Option) -> str | None:
+    """What ``--help`` shows after the flag: the choices (``fixed|auto``), the declared
+    placeholder (``FILE``), or nothing for a flag (never Typer's ``<bool>``)."""
+    if option.choices:
+        return "|".join(option.choices)
+    if option.kind is bool:
+        return ""
+    return option.metavar
 
 
 def takes(names: tuple[str, ...]) -> Callable[[F], F]:

@@ -10,8 +10,10 @@ infinity does). Summaries average the finite values only and count the infinite 
 from __future__ import annotations
 
 import math
+import os
 import statistics
 import sys
+import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -55,6 +57,22 @@ def jsonable(document: Any, inf: str = "string") -> Any:
 
 
 # --------------------------------------------------------------------------- summary
+
+_IMPORTED = time.monotonic()
+
+
+def process_seconds() -> float:
+    """Wall seconds since this process started, interpreter start-up and imports
+    included (Linux: from ``/proc``); elsewhere since this module was imported."""
+    try:
+        with open("/proc/self/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        with open("/proc/uptime", encoding="ascii") as uptime:
+            now = float(uptime.read().split()[0])
+        return max(now - int(fields[19]) / os.sysconf("SC_CLK_TCK"), 0.0)
+    except (OSError, ValueError, IndexError):
+        return time.monotonic() - _IMPORTED
+
 
 
 @dataclass
