@@ -1,4 +1,4 @@
-"""The Typer app: registers the commands (compare, score, check, report, merge, metrics, weights).
+"""The Typer app: registers the commands (compare, score, check, report, merge, demo, metrics, weights).
 
 Imports no torch at module level, so ``imgloss --help`` is instant. Expected failures
 (``ImglossError``) print one line, ``imgloss: error: ...``, on stderr and exit with
@@ -14,6 +14,7 @@ from imgloss._version import __version__
 from imgloss.cli.compare import COMPARE_EPILOG, SCORE_EPILOG, compare, score
 from imgloss.cli.check import CHECK_EPILOG, check, report
 from imgloss.cli.merge import MERGE_EPILOG, merge
+from imgloss.cli.demo import demo
 from imgloss.cli.weights import app as weights_app
 
 app = typer.Typer(
@@ -33,6 +34,7 @@ app.command(epilog=SCORE_EPILOG)(score)
 app.command(epilog=CHECK_EPILOG)(check)
 app.command()(report)
 app.command(epilog=MERGE_EPILOG)(merge)
+app.command()(demo)
 
 
 @app.command("metrics")
