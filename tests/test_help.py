@@ -25,7 +25,7 @@ def test_panels_choices_and_no_placeholders(command: str, names: tuple[str, ...]
         assert f"─ {panel} " in text, panel
     for name in names:
         option = OPTIONS[name]
-        line = next(line for line in text.splitlines() if re.search(rf"{re.escape(option.flag)}(\s|$)", line))
+        line = next(line for line in text.splitlines() if re.match(rf"│ +{re.escape(option.flag)}(\s|$)", line))
         if option.choices:
             assert "|".join(option.choices) in line, line
         assert not re.search(r"<(bool|str|int|path|list\[str\])>|int range", line), line
