@@ -4,9 +4,9 @@ types in folders are listed and counted like unmatched files; any depth of folde
 walked; ``imgloss report`` names the malformed field of its input."""
 from __future__ import annotations
 
-import io
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -119,21 +119,47 @@ def test_unsupported_files_in_folders_are_listed_and_counted(tmp_path) -> None:
     assert scored.exit_code == 3, scored.output
 
 
-def test_folders_nested_deeper_than_the_recursion_limit(tmp_path) -> None:
-    for side in ("r", "c"):
-        folder = tmp_path / side
-        folder.mkdir()
-        os.chdir(folder)  # relative mkdirs keep each call short
-        try:
+def test_folders_nested_deeper_than_the_recursion_limit() -> None:
+    # Outside pytest's tmp_path: its clean-up (shutil.rmtree) recurses and would fail on
+    # this tree in every later session; it is deleted here without recursion.
+    root = Path(tempfile.mkdtemp(prefix="imgloss-deep-"))
+    here = os.getcwd()
+    try:
+        for side in ("r", "c"):
+            os.mkdir(root / side)
+            os.chdir(root / side)  # relative mkdirs keep each call short
             for _ in range(1200):
                 os.mkdir("d")
                 os.chdir("d")
             tiny(Path.cwd() / "x.png", 1)
-        finally:
-            os.chdir(tmp_path)
-    result = invoke("compare", tmp_path / "r", tmp_path / "c", "-m", "mae", "-q", "-f", "csv", "--workers", "0")
+            os.chdir(here)
+        result = invoke("compare", root / "r", root / "c", "-m", "mae", "-q", "-f", "csv", "--workers", "0")
+    finally:
+        os.chdir(here)
+        _remove_tree(root)
     assert result.exit_code == 0, result.output[-500:]
     assert result.stdout.count("x.png") == 2
+
+
+def _remove_tree(top: Path) -> None:
+    """Delete a folder tree of any depth (a stack of open folders, no recursion)."""
+    stack = [(os.open(top, os.O_RDONLY), "")]
+    while stack:
+        fd, name = stack[-1]
+        child = None
+        for entry in os.scandir(fd):
+            if entry.is_dir(follow_symlinks=False):
+                child = entry.name
+                break
+            os.unlink(entry.name, dir_fd=fd)
+        if child is not None:
+            stack.append((os.open(child, os.O_RDONLY, dir_fd=fd), child))
+            continue
+        stack.pop()
+        os.close(fd)
+        if stack:
+            os.rmdir(name, dir_fd=stack[-1][0])
+    os.rmdir(top)
 
 
 @pytest.mark.parametrize(

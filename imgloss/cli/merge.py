@@ -59,6 +59,8 @@ def _merge(parts: list[Path], values: dict[str, Any]) -> int:
     outcome = run.execute(prepared, writer)
     if fmt != "table" and not values["quiet"]:
         render_summary(stderr, prepared.info, outcome.summary)
+    if outcome.output_error is not None:
+        raise outcome.output_error
     check = prepared.info.options.get("check")
     if isinstance(check, dict) and outcome.results and all("check" in r.extra for r in outcome.results):
         unpaired = Unpaired(tuple(check.get("missing") or ()), tuple(check.get("extra") or ()))
