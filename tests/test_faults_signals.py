@@ -18,9 +18,12 @@ from faults import ENV, assert_complete_csv, assert_one_line, csv_rows, pair_fol
 from imgloss.cli import app
 
 
-def _children(pid: int) -> list[int]:
+def _workers(pid: int) -> list[int]:
+    """The forked decoding workers of ``pid`` (same command line; not the resource tracker)."""
     try:
-        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        children = [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        own = Path(f"/proc/{pid}/cmdline").read_bytes()
+        return [child for child in children if Path(f"/proc/{child}/cmdline").read_bytes() == own]
     except OSError:
         return []
 
@@ -87,11 +90,11 @@ def test_worker_killed_from_outside_the_run_goes_on(many, tmp_path) -> None:
         stderr=subprocess.PIPE, text=True, env=ENV,
     )
     deadline = time.monotonic() + 120
-    while not _children(proc.pid) and time.monotonic() < deadline and proc.poll() is None:
+    while len(_workers(proc.pid)) < 2 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.05)
-    workers = _children(proc.pid)
-    if workers:
-        os.kill(workers[0], signal.SIGKILL)
+    workers = _workers(proc.pid)
+    assert workers, "the run ended before its workers could be seen"
+    os.kill(workers[0], signal.SIGKILL)
     _, stderr = proc.communicate(timeout=300)
     assert "Traceback" not in stderr, stderr
     assert proc.returncode in (0, 3), stderr
