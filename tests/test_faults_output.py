@@ -85,6 +85,13 @@ def test_fifo_is_not_an_output_file(pairs, tmp_path) -> None:
     assert fifo.is_fifo()
 
 
+def test_dev_null_discards_the_report(pairs) -> None:
+    ref, cand, _ = pairs
+    result = invoke("compare", ref, cand, "-m", "mae", "-q", "-f", "csv", "-o", os.devnull, "--workers", "0")
+    assert result.exit_code == 0 and result.stdout == "" and result.stderr == "", result.output
+    assert Path(os.devnull).is_char_device()
+
+
 @pytest.mark.slow
 def test_closed_stdout_fails_before_any_work(pairs) -> None:
     ref, cand, _ = pairs

@@ -4,7 +4,8 @@ files imgloss wrote.
 
 - :func:`check_destination` runs before any work: the folder exists, is a folder and
   takes a new file (probed with a real temp file), the name fits the file system, the
-  target is not a folder and not a device (stdout, ``-`` or ``/dev/stdout``, excepted).
+  target is not a folder and not a device (stdout, ``-`` or ``/dev/stdout``, and
+  ``/dev/null``, which discards the report, excepted).
 - Every file is written to a private temp file (``.NAME.XXXXXXXX.tmp``, created with
   ``O_EXCL``, mode 0600 until complete, then 0644) in the target's folder and renamed
   over the target, so a reader sees the old file or the whole new one, never a part,
@@ -45,6 +46,14 @@ def is_stdout(path: Path | None) -> bool:
         return False
 
 
+def is_devnull(path: Path | None) -> bool:
+    """Whether ``path`` is the null device (``-o /dev/null``: the report is discarded)."""
+    try:
+        return path is not None and os.path.samefile(path, os.devnull)
+    except OSError:
+        return False
+
+
 def describe(exc: OSError) -> str:
     """A short reason for an OSError: ``permission denied``, ``no space left on device``."""
     if exc.errno is not None and exc.errno in errno.errorcode:
@@ -59,6 +68,8 @@ def check_destination(path: Path | None, flag: str = "--output") -> None:
     special file, its name must fit the file system, and its folder must exist and take
     a new file (a temp file is created and removed to find out).
     """
+    if is_devnull(path):
+        return
     if path is None or is_stdout(path):
         if not _stdout_open():
             raise UsageError(f"{'standard output' if path is None else path} is closed: give {flag} FILE")
@@ -208,10 +219,11 @@ class Output:
     def __init__(self, path: Path | None, flag: str = "--output") -> None:
         self.path = None if is_stdout(path) else path
         self.flag = flag
+        self.discard = is_devnull(path)
         self.kept: list[bytes] = []
         self.failure: OSError | None = None
         self.fd, self.temp = -1, ""
-        if self.path is not None:
+        if self.path is not None and not self.discard:
             try:
                 self.fd, self.temp = _create_temp(self.path)
             except OSError as exc:
@@ -222,6 +234,8 @@ class Output:
         self.write_bytes(text.encode("utf-8", "surrogateescape"))
 
     def write_bytes(self, data: bytes) -> None:
+        if self.discard:
+            return
         self.kept.append(data)
         if self.failure is not None:
             return
@@ -235,6 +249,8 @@ class Output:
 
     def commit(self) -> None:
         """Publish the output; on any failure keep it elsewhere and raise OutputError."""
+        if self.discard:
+            return
         if self.failure is None:
             try:
                 if self.path is None:
