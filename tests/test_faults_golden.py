@@ -27,7 +27,7 @@ def test_update_golden_killed_at_every_step_keeps_a_whole_golden_folder(tmp_path
         root = tmp_path / f"kill-{k}"
         golden, cand = make_folders(root)
         old, new = snapshot(golden), {**snapshot(golden), **snapshot(cand)}
-        proc = run_killed_at(root, k, signal.SIGKILL, "check", golden, cand, "--max", "mae=1", "-q", "--update-golden",
+        proc = run_killed_at(root, k, signal.SIGKILL, "check", golden, cand, "--max", "mae=1", "-q", "--update-golden", "--all",
                              "--workers", "0", events=STEPS, prelude=prelude)
         assert proc.returncode == -signal.SIGKILL, (k, proc.returncode, proc.stderr)  # the kill point exists
         if not prelude:  # one atomic exchange: whole at every instant, before any recovery
