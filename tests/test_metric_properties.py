@@ -315,10 +315,10 @@ def test_loss_modules_validate_options_at_construction() -> None:
 
 
 def test_cached_constants_first_built_under_inference_mode_still_support_autograd() -> None:
-    from imgloss.metrics import ssim as ssim_module
+    from imgloss.metrics import ssim_kernel
     from imgloss.metrics import wavelet as wavelet_module
 
-    ssim_module._gaussian_1d.cache_clear()
+    ssim_kernel.gaussian_1d.cache_clear()
     wavelet_module._symmetric_index.cache_clear()
     x, y = torch.rand(1, 1, 16, 16), torch.rand(1, 1, 16, 16)
     with torch.inference_mode():

@@ -142,9 +142,16 @@ def test_unknown_preset_suggests_the_close_name() -> None:
 def test_inputs_outside_unit_range_are_refused(metric: str) -> None:
     x, y = images(1, 32)
     with pytest.raises(ValueError, match=r"outside \[0, 1\]"):
-        FUNCTIONS[metric](x * 255, y)
+        FUNCTIONS[metric](x * 255, y, check_values=True)
     with pytest.raises(ValueError, match="outside"):
-        CombinedLoss({metric: 1.0})(x, y * 2)
+        CombinedLoss({metric: 1.0}, check_values=True)(x, y * 2)
+    assert torch.isfinite(FUNCTIONS[metric](x * 255, y)).all()  # not read unless asked
+
+
+@pytest.mark.parametrize("metric", FUNCTIONS)
+def test_data_range_scales_inputs(metric: str) -> None:
+    x, y = images(2, 32)
+    torch.testing.assert_close(FUNCTIONS[metric](255 * x, 255 * y, data_range=255), FUNCTIONS[metric](x, y))
 
 
 def test_loss_modules_reduce_the_functional_values() -> None:

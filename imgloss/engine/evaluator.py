@@ -88,25 +88,26 @@ class Evaluator:
 
     # ---------------------------------------------------------------- one batch
 
-    def _metric_values(self, x: Tensor | None, y: Tensor) -> tuple[dict[str, Tensor], list[str]]:
-        """Every column for one same-size batch, and per-metric failures."""
+    def _metric_values(self, reference: Tensor | None, candidate: Tensor) -> tuple[dict[str, Tensor], list[str]]:
+        """Every column for one same-size batch, and per-metric failures. Metrics are
+        called as ``(prediction, target)`` = ``(candidate, reference)``."""
         values: dict[str, Tensor] = {}
         failures: list[str] = []
         for request, function in self._plain:
             try:
                 if request.info.needs_reference:
-                    values[request.column] = function(x, y)
+                    values[request.column] = function(candidate, reference)
                 else:
-                    values[request.column] = function(y)
-                    if x is not None:
-                        values[request.reference_column] = function(x)
+                    values[request.column] = function(candidate)
+                    if reference is not None:
+                        values[request.reference_column] = function(reference)
             except ValueError as exc:
                 failures.append(f"{request.column}: {exc}")
-        if self._feature_losses and x is not None:
+        if self._feature_losses and reference is not None:
             autocast = torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32)
             try:
                 with autocast:
-                    outputs = run_feature_losses(self._feature_losses, x, y)
+                    outputs = run_feature_losses(self._feature_losses, candidate, reference)
             except ValueError as exc:
                 failures.append(f"{', '.join(r.column for r in self._feature)}: {exc}")
             else:

@@ -19,7 +19,7 @@ from torch import Tensor
 
 from imgloss.features.vgg import NORMALIZATIONS, extract_pair, tap_indices
 from imgloss.metrics._base import MetricLoss, Reduction
-from imgloss.metrics._checks import check_pair
+from imgloss.metrics._checks import check_pair, check_positive
 from imgloss.metrics.registry import get_preset
 
 Features = dict[str, Tensor]
@@ -35,8 +35,15 @@ class FeatureLoss(MetricLoss):
     normalize: str
     taps: tuple[str, ...]
 
-    def __init__(self, reduction: Reduction = "mean", weights: str | None = None) -> None:
-        super().__init__(reduction)
+    def __init__(
+        self,
+        reduction: Reduction = "mean",
+        weights: str | None = None,
+        *,
+        data_range: float = 1.0,
+        check_values: bool = False,
+    ) -> None:
+        super().__init__(data_range=data_range, reduction=reduction, check_values=check_values)
         self.weights = weights
 
     def network_key(self) -> tuple[str, str, str | None]:
@@ -54,11 +61,18 @@ class FeatureLoss(MetricLoss):
 def run_feature_losses(losses: Sequence[FeatureLoss], x: Tensor, y: Tensor) -> list[Tensor]:
     """Per-image values of each loss in ``losses``, one VGG forward per network.
 
-    ``x``, ``y``: ``N x C x H x W`` with values in [0, 1] (validated here).
+    ``x`` (prediction), ``y`` (target): ``N x C x H x W`` with values in
+    ``[0, data_range]`` (shape, dtype and device validated here; values only when a
+    loss has ``check_values``). Every loss must share one ``data_range``.
     """
     if not losses:
         return []
-    check_pair(x, y)
+    data_range = losses[0].data_range
+    if any(loss.data_range != data_range for loss in losses):
+        raise ValueError("feature losses run together must share one data_range")
+    check_pair(x, y, check_values=any(loss.check_values for loss in losses), data_range=data_range)
+    if data_range != 1:
+        x, y = x / data_range, y / data_range
     results: list[Tensor | None] = [None] * len(losses)
     groups: dict[tuple[str, str, str | None], list[int]] = {}
     for index, loss in enumerate(losses):
@@ -96,9 +110,11 @@ class VGGMetricLoss(FeatureLoss):
         distance: str | None = None,
         normalize: str | None = None,
         weights: str | None = None,
+        data_range: float = 1.0,
         reduction: Reduction = "mean",
+        check_values: bool = False,
     ) -> None:
-        super().__init__(reduction, weights)
+        super().__init__(reduction, weights, data_range=data_range, check_values=check_values)
         base = get_preset(self.metric, preset)
         self.preset = preset
         self.backbone = backbone or base.backbone
@@ -138,7 +154,9 @@ class VGGMetricLoss(FeatureLoss):
         """Per-image values (shape ``N``) of x against y (``N x C x H x W`` in [0, 1],
         C = 1 or 3), from one VGG forward. With ``breakdown``: a dict tap -> weighted
         contribution (shape ``N``) plus ``"total"``, their sum."""
-        check_pair(x, y)
+        check_pair(x, y, check_values=self.check_values, data_range=self.data_range)
+        if self.data_range != 1:
+            x, y = x / self.data_range, y / self.data_range
         fx, fy = extract_pair(
             x, y, backbone=self.backbone, taps=self.taps, normalize=self.normalize, weights=self.weights
         )
@@ -150,5 +168,5 @@ class VGGMetricLoss(FeatureLoss):
         return (
             f"preset={self.preset!r}, backbone={self.backbone!r}, taps={self.taps}, "
             f"layer_weights={self.layer_weights}, distance={self.distance!r}, "
-            f"normalize={self.normalize!r}, reduction={self.reduction!r}"
+            f"normalize={self.normalize!r}, {super().extra_repr()}"
         )

@@ -15,9 +15,20 @@ from imgloss.metrics._checks import check_image
 GramDistance = Literal["mse", "l1"]
 
 
-def gram(features: Tensor) -> Tensor:
-    """Per-image Gram matrix of ``N x C x H x W`` features; shape ``N x C x C``."""
-    check_image("features", features, unit_range=False)
+def gram(features: Tensor, *, check_values: bool = False) -> Tensor:
+    """Per-image Gram matrix of ``N x C x H x W`` features; shape ``N x C x C``.
+
+    ``check_values`` also refuses NaN/inf features (a host sync). Computed in at least
+    float32, outside autocast.
+
+    Example:
+        >>> import torch
+        >>> from imgloss.functional import gram
+        >>> gram(torch.tensor([[[[1.0, 2.0]], [[3.0, 4.0]]]]))
+        tensor([[[1.2500, 2.7500],
+                 [2.7500, 6.2500]]])
+    """
+    check_image("features", features, check_values=check_values)
     n, c, h, w = features.shape
     # At least float32 and outside autocast: a sum over H W products overflows fp16.
     flat = features.reshape(n, c, h * w).to(torch.promote_types(features.dtype, torch.float32))

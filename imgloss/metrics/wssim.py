@@ -8,14 +8,18 @@ next level works on LL; finally the last LL (``carry``). The weights sum to 2 fo
 ``r`` and any level count from 1 (``levels=0`` leaves the image term alone, weight 1),
 and ``wssim = sum / sum_of_weights`` is in [-1, 1], higher is better. The reference
 code's loss is ``-sum``: ``reference_loss = -2 * wssim``.
+
+Speed: x and y share one transform per level (Haar by slicing), and every subband of a
+level (LH, HL, HH; and LL at the last level) goes through ONE SSIM-map call as a
+channel stack, so W-SSIM costs about two SSIMs' work.
 """
 from __future__ import annotations
 
 import torch
 from torch import Tensor
 
-from imgloss.metrics._base import MetricLoss, Reduction
-from imgloss.metrics._checks import check_pair
+from imgloss.metrics._base import MetricLoss, Reduction, check_reduction, reduce
+from imgloss.metrics._checks import check_pair, check_positive
 from imgloss.metrics.ssim import ssim_map_unchecked
 from imgloss.metrics.wavelet import dwt2_unchecked, filters
 
@@ -28,49 +32,128 @@ def _check_options(wavelet: str, levels: int, r: float) -> None:
         raise ValueError(f"r must be in (0, 1), got {r!r}")
 
 
-def _same_ssim(x: Tensor, y: Tensor) -> Tensor:
-    return ssim_map_unchecked(x, y, "same").mean(dim=(1, 2, 3))
+def _channel_means(ssim: Tensor, groups: list[int]) -> list[Tensor]:
+    """Per-image means of consecutive channel groups of an SSIM map."""
+    return [part.mean(dim=(1, 2, 3)) for part in ssim.split(groups, dim=1)]
 
 
 def wssim_terms(
-    x: Tensor, y: Tensor, wavelet: str = "haar", levels: int = 2, r: float = 0.7
+    x: Tensor,
+    y: Tensor,
+    wavelet: str = "haar",
+    levels: int = 2,
+    r: float = 0.7,
+    *,
+    data_range: float = 1.0,
+    check_values: bool = False,
 ) -> list[tuple[str, float, Tensor]]:
-    """The weighted terms of W-SSIM: ``(name, weight, ssim per image)`` in order."""
-    check_pair(x, y)
+    """The weighted terms of W-SSIM: ``(name, weight, ssim per image)`` in order.
+
+    Names: ``image``, then per level ``LH+HL<k>`` and ``HH<k>``, then ``LL<levels>``.
+    Arguments as :func:`wssim`.
+
+    Example:
+        >>> import torch
+        >>> from imgloss.functional import wssim_terms
+        >>> x = torch.rand(1, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+        >>> [(name, round(weight, 4)) for name, weight, _ in wssim_terms(x, x)]
+        [('image', 1.0), ('LH+HL1', 0.42), ('HH1', 0.09), ('LH+HL2', 0.2058), ('HH2', 0.0441), ('LL2', 0.2401)]
+    """
+    check_positive("data_range", data_range)
+    check_pair(x, y, check_values=check_values, data_range=data_range)
     _check_options(wavelet, levels, r)
-    terms = [("image", 1.0, _same_ssim(x, y))]
+    n, c = x.shape[:2]
+    terms = [("image", 1.0, ssim_map_unchecked(x, y, "same", data_range).mean(dim=(1, 2, 3)))]
     carry = 1.0
-    n = x.shape[0]
+    pair = torch.cat([x, y])  # x and y share each transform
     for level in range(1, levels + 1):
-        # x and y share one transform call (a batch of 2N).
-        ll, lh, hl, hh = dwt2_unchecked(torch.cat([x, y]), wavelet)
-        detail = torch.cat([lh, hl], dim=1)
-        terms.append((f"LH+HL{level}", carry * 2 * r * (1 - r), _same_ssim(detail[:n], detail[n:])))
-        terms.append((f"HH{level}", carry * (1 - r) ** 2, _same_ssim(hh[:n], hh[n:])))
+        ll, lh, hl, hh = dwt2_unchecked(pair, wavelet)
+        last = level == levels
+        bands = torch.cat([lh, hl, hh, ll] if last else [lh, hl, hh], dim=1)
+        groups = [2 * c, c, c] if last else [2 * c, c]
+        values = _channel_means(ssim_map_unchecked(bands[:n], bands[n:], "same", data_range), groups)
+        terms.append((f"LH+HL{level}", carry * 2 * r * (1 - r), values[0]))
+        terms.append((f"HH{level}", carry * (1 - r) ** 2, values[1]))
         carry *= r * r
-        x, y = ll[:n], ll[n:]
-    if levels:
-        terms.append((f"LL{levels}", carry, _same_ssim(x, y)))
+        if last:
+            terms.append((f"LL{levels}", carry, values[2]))
+        pair = ll
     return terms
 
 
-def wssim(x: Tensor, y: Tensor, wavelet: str = "haar", levels: int = 2, r: float = 0.7) -> Tensor:
-    """Normalised W-SSIM per image, shape ``N``, range [-1, 1]; 1 at x = y.
+def wssim(
+    x: Tensor,
+    y: Tensor,
+    wavelet: str = "haar",
+    levels: int = 2,
+    r: float = 0.7,
+    *,
+    data_range: float = 1.0,
+    reduction: Reduction = "none",
+    check_values: bool = False,
+) -> Tensor:
+    """Normalised W-SSIM of prediction ``x`` against target ``y``; 1 at x = y.
 
-    Defaults: Haar, 2 levels, ``r = 0.7`` (weights 1, .42, .09, .2058, .0441, .2401).
+    Args:
+        x: prediction, ``N x C x H x W`` float in ``[0, data_range]`` (any size, 1x1 up).
+        y: target, same shape, dtype and device.
+        wavelet: any discrete wavelet ``pywt.Wavelet`` knows (default ``haar``).
+        levels: DWT levels (>= 0, default 2).
+        r: level weight in (0, 1) (default 0.7: weights 1, .42, .09, .2058, .0441, .2401).
+        data_range: span of pixel values (sets the SSIM constants).
+        reduction: ``"none"`` (default: shape ``N``), ``"mean"`` or ``"sum"``.
+        check_values: also refuse NaN/inf and values outside ``[0, data_range]``.
+
+    Returns:
+        Similarity in [-1, 1] (higher is better); the reference loss is ``-2 * wssim``.
+
+    Raises:
+        TypeError: a non-tensor argument.
+        ValueError: bad rank, dtype, shape, device or options.
+
+    Example:
+        >>> import torch
+        >>> from imgloss.functional import wssim
+        >>> x = torch.arange(64.0).reshape(1, 1, 8, 8) / 63
+        >>> round(float(wssim(x, 0.5 * x)), 6)
+        0.70255
     """
-    terms = wssim_terms(x, y, wavelet, levels, r)
+    check_reduction(reduction)
+    terms = wssim_terms(x, y, wavelet, levels, r, data_range=data_range, check_values=check_values)
     total = sum(weight * value for _, weight, value in terms)
-    return total / sum(weight for _, weight, _ in terms)
+    return reduce(total / sum(weight for _, weight, _ in terms), reduction)
 
 
 class WSSIMLoss(MetricLoss):
-    """``1 - wssim(x, y)`` per image; 0 at x = y (reference loss = 2 * this - 2)."""
+    """``1 - wssim(x, y)`` per image (prediction, target); 0 at x = y (reference loss =
+    ``2 * this - 2``). Options as :func:`wssim`; ``reduction="mean"`` by default.
 
-    def __init__(self, wavelet: str = "haar", levels: int = 2, r: float = 0.7, reduction: Reduction = "mean") -> None:
-        super().__init__(reduction)
+    Example:
+        >>> import torch
+        >>> from imgloss.losses import WSSIMLoss
+        >>> x = torch.arange(64.0).reshape(1, 1, 8, 8) / 63
+        >>> round(float(WSSIMLoss()(0.5 * x, x)), 6)
+        0.29745
+    """
+
+    def __init__(
+        self,
+        wavelet: str = "haar",
+        levels: int = 2,
+        r: float = 0.7,
+        *,
+        data_range: float = 1.0,
+        reduction: Reduction = "mean",
+        check_values: bool = False,
+    ) -> None:
+        super().__init__(data_range=data_range, reduction=reduction, check_values=check_values)
         _check_options(wavelet, levels, r)
         self.wavelet, self.levels, self.r = wavelet, levels, r
 
     def per_image(self, x: Tensor, y: Tensor) -> Tensor:
-        return 1 - wssim(x, y, self.wavelet, self.levels, self.r)
+        return 1 - wssim(
+            x, y, self.wavelet, self.levels, self.r, data_range=self.data_range, check_values=self.check_values
+        )
+
+    def extra_repr(self) -> str:
+        return f"wavelet={self.wavelet!r}, levels={self.levels}, r={self.r:g}, {super().extra_repr()}"

@@ -1,0 +1,151 @@
+"""The SSIM map's arithmetic, forward and analytic backward, and the choice of kernel.
+
+One ``torch.autograd.Function`` serves both kernels. With the five local moments
+``mu_x, mu_y, E[x^2], E[y^2], E[xy]`` (Gaussian blurs), ``l = A1 / B1``, ``cs = A2 / B2``
+(``A1 = 2 mu_x mu_y + C1``, ``B1 = mu_x^2 + mu_y^2 + C1``, ``A2 = 2 s_xy + C2``,
+``B2 = s_xx + s_yy + C2``) and ``map = l cs``, the partial derivatives by the raw moments are
+
+    d mu_x  = 2 (cs (mu_y - l mu_x) / B1 + l (cs mu_x - mu_y) / B2)   (mu_y: swap x and y)
+    d E[x^2] = d E[y^2] = -map / B2,   d E[xy] = 2 l / B2
+
+and, with ``G^T`` the transposed blur of ``grad_map * partial``,
+``dx = G^T d mu_x + 2 x G^T d E2 + y G^T d E[xy]`` (``dy`` likewise). The forward saves
+the four partial maps (only when a gradient is wanted); the backward is one blur of the
+four fields and a few products: no autograd graph of 30 intermediates.
+
+Kernels: separable depthwise convolutions (any device and dtype; the fallback) and, on
+CUDA with Triton, the fused kernel of :mod:`imgloss.metrics.ssim_triton` (five moments
+in one pass, fp32 accumulation for fp16/bf16). ``IMGLOSS_SSIM_KERNEL`` (``auto``,
+default; ``conv``; ``triton``, which also runs CPU tensors under ``TRITON_INTERPRET=1``)
+is read once at import.
+"""
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+WINDOW_SIZE = 11
+SIGMA = 1.5
+RADIUS = WINDOW_SIZE // 2
+KERNELS = ("auto", "conv", "triton")
+KERNEL = os.environ.get("IMGLOSS_SSIM_KERNEL", "auto").strip().lower() or "auto"
+_FUSED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+
+
+def _gaussian(dtype: torch.dtype, device: torch.device) -> Tensor:
+    coords = torch.arange(WINDOW_SIZE, dtype=torch.float64) - RADIUS
+    g = torch.exp(-(coords**2) / (2 * SIGMA**2))
+    return (g / g.sum()).to(dtype=dtype, device=device)
+
+
+@lru_cache(maxsize=None)
+def _cached_gaussian(dtype: torch.dtype, device: torch.device) -> Tensor:
+    # A normal tensor even when first built under inference_mode: it is cached and
+    # later used by autograd.
+    with torch.inference_mode(False):
+        return _gaussian(dtype, device)
+
+
+def gaussian_1d(dtype: torch.dtype, device: torch.device) -> Tensor:
+    """The normalised 11-tap Gaussian (sigma 1.5), built in float64 then cast; cached
+    per dtype and device (built in the graph, a constant, under ``torch.compile``)."""
+    if torch.compiler.is_compiling():
+        return _gaussian(dtype, device)
+    return _cached_gaussian(dtype, device)
+
+
+gaussian_1d.cache_clear = _cached_gaussian.cache_clear  # type: ignore[attr-defined]
+
+
+def blur(x: Tensor, pad: int) -> Tensor:
+    """Depthwise separable Gaussian filtering of every channel, ``pad`` zeros per side."""
+    g = gaussian_1d(x.dtype, x.device)
+    channels = x.shape[1]
+    x = F.conv2d(x, g.view(1, 1, -1, 1).expand(channels, 1, -1, 1), padding=(pad, 0), groups=channels)
+    return F.conv2d(x, g.view(1, 1, 1, -1).expand(channels, 1, 1, -1), padding=(0, pad), groups=channels)
+
+
+def map_and_partials(moments: Tensor, c1: float, c2: float, save: bool) -> tuple[Tensor, Tensor | None]:
+    """The SSIM map from ``N x 5C x H x W`` moments and, with ``save``, the partials
+    ``N x 4C x H x W`` (``d mu_x, d mu_y, d E2, d E[xy]``)."""
+    mu_x, mu_y, xx, yy, xy = moments.chunk(5, dim=1)
+    mu_xx, mu_yy, mu_xy = mu_x * mu_x, mu_y * mu_y, mu_x * mu_y
+    b1 = mu_xx + mu_yy + c1
+    b2 = (xx - mu_xx) + (yy - mu_yy) + c2
+    luminance = (2 * mu_xy + c1) / b1
+    contrast_structure = (2 * (xy - mu_xy) + c2) / b2
+    ssim = luminance * contrast_structure
+    if not save:
+        return ssim, None
+    d_mu_x = 2 * (contrast_structure * (mu_y - luminance * mu_x) / b1 + luminance * (contrast_structure * mu_x - mu_y) / b2)
+    d_mu_y = 2 * (contrast_structure * (mu_x - luminance * mu_y) / b1 + luminance * (contrast_structure * mu_y - mu_x) / b2)
+    return ssim, torch.cat([d_mu_x, d_mu_y, -ssim / b2, 2 * luminance / b2], dim=1)
+
+
+def conv_forward(x: Tensor, y: Tensor, same: bool, c1: float, c2: float, save: bool) -> tuple[Tensor, Tensor | None]:
+    """Map (and partials) by separable convolutions: one blur of the 5C moment stack."""
+    moments = blur(torch.cat([x, y, x * x, y * y, x * y], dim=1), RADIUS if same else 0)
+    return map_and_partials(moments, c1, c2, save)
+
+
+def conv_backward(grad: Tensor, x: Tensor, y: Tensor, partials: Tensor, same: bool) -> tuple[Tensor, Tensor]:
+    """``dx, dy`` from ``grad_map``: the transposed blur of the four fields, then products."""
+    fields = (partials.unflatten(1, (4, -1)) * grad.unsqueeze(1)).flatten(1, 2)
+    g_mu_x, g_mu_y, g_e2, g_xy = blur(fields, RADIUS if same else 2 * RADIUS).chunk(4, dim=1)
+    return g_mu_x + 2 * x * g_e2 + y * g_xy, g_mu_y + 2 * y * g_e2 + x * g_xy
+
+
+def _backend(x: Tensor) -> Any:
+    """The fused Triton backend when it applies to ``x``, else None (convolutions)."""
+    if KERNEL == "conv" or x.dtype not in _FUSED_DTYPES:
+        return None
+    if KERNEL != "triton" and x.device.type != "cuda":
+        return None
+    from imgloss.metrics import ssim_triton
+
+    return ssim_triton if ssim_triton.AVAILABLE else None
+
+
+class _SSIMMap(torch.autograd.Function):
+    """SSIM map with the analytic backward above; kernel chosen per call."""
+
+    @staticmethod
+    def forward(x: Tensor, y: Tensor, same: bool, c1: float, c2: float, save: bool) -> tuple[Tensor, Tensor]:  # type: ignore[override]
+        backend = _backend(x)
+        if backend is not None:
+            return backend.forward(x, y, same, c1, c2, save)
+        ssim, partials = conv_forward(x, y, same, c1, c2, save)
+        return ssim, x.new_empty(0) if partials is None else partials
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple, output: tuple) -> None:
+        x, y, same, _, _, _ = inputs
+        ctx.same = same
+        ctx.save_for_backward(x, y, output[1])
+        ctx.mark_non_differentiable(output[1])
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx: Any, grad: Tensor, _unused: Tensor | None) -> tuple:  # type: ignore[override]
+        x, y, partials = ctx.saved_tensors
+        backend = _backend(x)
+        if backend is not None:
+            dx, dy = backend.backward(grad, x, y, partials, ctx.same)
+        else:
+            dx, dy = conv_backward(grad, x, y, partials, ctx.same)
+        return (
+            dx if ctx.needs_input_grad[0] else None,
+            dy if ctx.needs_input_grad[1] else None,
+            None, None, None, None,
+        )
+
+
+def ssim_map_raw(x: Tensor, y: Tensor, same: bool, c1: float, c2: float) -> Tensor:
+    """The SSIM map of validated inputs: ``same`` zero padding (5 px) or valid filtering."""
+    save = torch.is_grad_enabled() and (x.requires_grad or y.requires_grad)
+    return _SSIMMap.apply(x, y, same, c1, c2, save)[0]
