@@ -15,3 +15,4 @@ $py -m pytest -q -p no:cacheprovider -m gpu tests 2>&1 | tail -15 | tee "$out/py
 $py benchmarks/bench_compare.py --pairs 200 --size 512 --device cuda --folder /tmp/imgloss-bench 2>&1 | tee "$out/bench_compare_cuda.txt"
 $py benchmarks/bench_compare.py --pairs 200 --size 512 --device cpu --folder /tmp/imgloss-bench 2>&1 | tee "$out/bench_compare_cpu.txt"
 $py benchmarks/bench_vgg.py --pairs 32 --size 256 --device cuda --batch-size 16 2>&1 | tee "$out/bench_vgg_cuda.txt"
+$py benchmarks/bench_losses.py --device cuda --reps 10 2>&1 | tee "$out/bench_losses_cuda.txt"
