@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from imgloss.features.vgg import NORMALIZATIONS, extract_pair, tap_indices
-from imgloss.metrics._base import MetricLoss, Reduction
+from imgloss.metrics._base import MetricLoss, Reduction, check_reduction, reduce
 from imgloss.metrics._checks import check_pair, check_positive
 from imgloss.metrics.registry import get_preset
 
@@ -135,6 +135,18 @@ class VGGMetricLoss(FeatureLoss):
         self.normalize = normalize or base.normalize
         if self.normalize not in NORMALIZATIONS:
             raise ValueError(f"normalize must be one of {NORMALIZATIONS}, got {self.normalize!r}")
+
+    @classmethod
+    def compute(
+        cls, x: Tensor, y: Tensor, preset: str, *, breakdown: bool, reduction: str, **options: object
+    ) -> Tensor | dict[str, Tensor]:
+        """The functional form (``perceptual()``, ``style()``): values of x against y,
+        or the per-tap breakdown, reduced by ``reduction``."""
+        check_reduction(reduction)
+        values = cls(preset, **options).evaluate(x, y, breakdown)  # type: ignore[arg-type]
+        if isinstance(values, dict):
+            return {tap: reduce(value, reduction) for tap, value in values.items()}
+        return reduce(values, reduction)
 
     def tap_distance(self, fx: Tensor, fy: Tensor) -> Tensor:  # pragma: no cover - abstract
         """Per-image distance (shape ``N``) between the features of one tap."""

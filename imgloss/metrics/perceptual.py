@@ -12,7 +12,7 @@ from typing import Sequence
 
 from torch import Tensor
 
-from imgloss.metrics._base import Reduction, check_reduction, reduce
+from imgloss.metrics._base import Reduction
 from imgloss.metrics.feature_loss import VGGMetricLoss
 
 
@@ -74,13 +74,8 @@ def perceptual(
         >>> perceptual(x, y).shape  # needs the VGG weights  # doctest: +SKIP
         torch.Size([2])
     """
-    check_reduction(reduction)
-    loss = PerceptualLoss(
-        preset, backbone=backbone, taps=taps, layer_weights=layer_weights,
-        distance=distance, normalize=normalize, weights=weights,
+    return PerceptualLoss.compute(
+        x, y, preset, breakdown=breakdown, reduction=reduction, backbone=backbone, taps=taps,
+        layer_weights=layer_weights, distance=distance, normalize=normalize, weights=weights,
         data_range=data_range, check_values=check_values,
     )
-    values = loss.evaluate(x, y, breakdown)
-    if isinstance(values, dict):
-        return {tap: reduce(value, reduction) for tap, value in values.items()}
-    return reduce(values, reduction)

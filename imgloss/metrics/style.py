@@ -13,7 +13,7 @@ from typing import Sequence
 from torch import Tensor
 
 from imgloss.metrics.gram import gram, gram_distance
-from imgloss.metrics._base import Reduction, check_reduction, reduce
+from imgloss.metrics._base import Reduction
 from imgloss.metrics.feature_loss import VGGMetricLoss
 
 
@@ -45,20 +45,8 @@ def style(
 ) -> Tensor | dict[str, Tensor]:
     """Style (Gram-matrix) distance of prediction ``x`` to target ``y``.
 
-    Args:
-        x: prediction, ``N x C x H x W`` float in ``[0, data_range]``, C = 1 or 3.
-        y: target, same shape, dtype and device.
-        preset: a registry preset (``imgloss metrics`` lists them); the options below
-            override it.
-        backbone: ``vgg19`` or ``vgg16``; taps: ReLU tap names; layer_weights: one per
-            tap (1 each when only taps are given); distance: ``mse`` (default) or ``l1`` over the Gram entries;
-            normalize: ``imagenet`` or ``none``.
-        weights: an explicit VGG weights file (None: ``IMGLOSS_WEIGHTS``, the torch hub
-            cache, imgloss's cache; always verified).
-        breakdown: return tap -> weighted term plus ``"total"`` instead of the total.
-        data_range: span of pixel values (inputs are divided by it before the network).
-        reduction: ``"none"`` (default: shape ``N``), ``"mean"`` or ``"sum"``.
-        check_values: also refuse NaN/inf and values outside ``[0, data_range]``.
+    Args: as :func:`imgloss.metrics.perceptual.perceptual`, except ``distance``:
+        ``mse`` (default) or ``l1`` over the ``C x C`` Gram entries.
 
     Returns:
         Distance >= 0 (lower is better), 0 at x = y; a dict with ``breakdown``.
@@ -73,13 +61,8 @@ def style(
         >>> style(x, y).shape  # needs the VGG weights  # doctest: +SKIP
         torch.Size([2])
     """
-    check_reduction(reduction)
-    loss = StyleLoss(
-        preset, backbone=backbone, taps=taps, layer_weights=layer_weights,
-        distance=distance, normalize=normalize, weights=weights,
+    return StyleLoss.compute(
+        x, y, preset, breakdown=breakdown, reduction=reduction, backbone=backbone, taps=taps,
+        layer_weights=layer_weights, distance=distance, normalize=normalize, weights=weights,
         data_range=data_range, check_values=check_values,
     )
-    values = loss.evaluate(x, y, breakdown)
-    if isinstance(values, dict):
-        return {tap: reduce(value, reduction) for tap, value in values.items()}
-    return reduce(values, reduction)
