@@ -73,7 +73,10 @@ def peers() -> dict[str, Loss]:
     return out
 
 
-def bench_case(device: torch.device, batch: int, height: int, width: int, reps: int, compile_too: bool) -> dict:
+def bench_case(
+    device: torch.device, batch: int, height: int, width: int, reps: int, compile_too: bool,
+    save: Callable[[dict], None],
+) -> dict:
     g = torch.Generator().manual_seed(0)
     x0 = torch.rand(batch, 3, height, width, generator=g).to(device)
     y = (x0 + 0.1 * torch.randn(batch, 3, height, width, generator=g).to(device)).clamp(0, 1)
@@ -91,6 +94,7 @@ def bench_case(device: torch.device, batch: int, height: int, width: int, reps: 
             losses[f"compiled_{name}"] = torch.compile(fn, fullgraph=True)
         losses["imgloss_charbonnier"] = charbonnier
     result: dict[str, dict[str, float]] = {}
+    case = {"batch": batch, "height": height, "width": width, "seconds": result, "ratios": {}}
     for name, fn in losses.items():
         x = x0.clone().requires_grad_(True)
 
@@ -109,7 +113,9 @@ def bench_case(device: torch.device, batch: int, height: int, width: int, reps: 
         per_image = batch / result[name]["forward_backward_s"]
         print(f"  {name:22s} fwd+bwd {result[name]['forward_backward_s'] * 1e3:9.2f} ms ({per_image:8.1f} img/s)"
               f"  fwd {result[name]['forward_s'] * 1e3:9.2f} ms", flush=True)
-    return {"batch": batch, "height": height, "width": width, "seconds": result, "ratios": ratios(result)}
+        case["ratios"] = ratios(result)
+        save(case)  # a run cut short keeps what it measured
+    return case
 
 
 def _conv(run: Callable[[], torch.Tensor]) -> torch.Tensor:
@@ -148,8 +154,11 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile timings")
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     cases = [(16, 256, 256), (5, 1080, 1920)] if device.type == "cuda" else [(4, 256, 256)]
     report = {
@@ -161,15 +170,20 @@ def main() -> None:
         "cases": [],
     }
     print(f"{report['machine']}: torch {torch.__version__}, {report['threads']} threads, SSIM kernel {report['ssim_kernel']}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"losses-{report['machine']}.json"
+
+    def save(case: dict) -> None:
+        cases_so_far = [c for c in report["cases"] if c is not case] + [case]
+        path.write_text(json.dumps({**report, "cases": cases_so_far}, indent=2) + "\n")
+
     for batch, height, width in cases:
         print(f"batch {batch} at {width}x{height}:", flush=True)
-        case = bench_case(device, batch, height, width, args.reps, not args.no_compile)
+        case = bench_case(device, batch, height, width, args.reps, not args.no_compile, save)
         for label, value in case["ratios"].items():
             print(f"  {label:42s} {value:6.2f}")
         report["cases"].append(case)
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"losses-{report['machine']}.json"
-    path.write_text(json.dumps(report, indent=2) + "\n")
+        save(case)
     print(f"wrote {path}")
 
 
