@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from imgloss.metrics._base import MetricLoss, Reduction, reduce
 from imgloss.metrics.charbonnier import CharbonnierLoss
+from imgloss.metrics.ms_ssim import MSSSIMLoss
 from imgloss.metrics.perceptual import PerceptualLoss
 from imgloss.metrics.pixel import MAELoss, MSELoss, PSNRLoss
 from imgloss.metrics.registry import get_metric
@@ -82,6 +83,7 @@ __all__ = [
     "FeatureLoss",
     "MAELoss",
     "MSELoss",
+    "MSSSIMLoss",
     "MetricLoss",
     "PSNRLoss",
     "PerceptualLoss",

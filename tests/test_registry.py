@@ -16,12 +16,14 @@ from imgloss.errors import UnknownMetricError, UsageError
 from imgloss.metrics import registry
 from imgloss.metrics.registry import DEFAULT_METRICS, METRICS, PRESETS, get_metric, get_preset
 
-ALL = ["charbonnier", "ssim", "wssim", "psnr", "mse", "mae", "tv", "perceptual", "style"]
+ALL = ["charbonnier", "ssim", "ms_ssim", "wssim", "psnr", "mse", "mae", "tv", "perceptual", "style"]
 VGG = {"perceptual", "style"}
 NON_VGG = [n for n in ALL if n not in VGG]
-HIGHER_IS_BETTER = {"ssim", "wssim", "psnr"}
+HIGHER_IS_BETTER = {"ssim", "ms_ssim", "wssim", "psnr"}
 TEXT_FIELDS = ("name", "title", "description", "source", "function", "loss")
 REPO = Path(__file__).resolve().parents[1]
+#: Metrics that need larger test images than the 11-12 px the loading tests use.
+MIN_SIDE = {"ms_ssim": 161}
 
 
 def test_registry_lists_every_metric() -> None:
@@ -60,6 +62,7 @@ def test_direction_flags(name: str) -> None:
 
 def test_best_values() -> None:
     assert get_metric("ssim").best == 1.0
+    assert get_metric("ms_ssim").best == 1.0
     assert get_metric("wssim").best == 1.0
     assert get_metric("psnr").best == math.inf
     assert get_metric("psnr").unit == "dB"
@@ -182,8 +185,9 @@ def test_function_path_loads_and_computes(name: str) -> None:
     assert callable(fn)
     assert fn is getattr(functional, name)
     g = torch.Generator().manual_seed(0)
-    x = torch.rand(2, 1, 11, 11, generator=g, dtype=torch.float64)
-    y = torch.rand(2, 1, 11, 11, generator=g, dtype=torch.float64)
+    side = MIN_SIDE.get(name, 11)
+    x = torch.rand(2, 1, side, side, generator=g, dtype=torch.float64)
+    y = torch.rand(2, 1, side, side, generator=g, dtype=torch.float64)
     out = fn(x) if not info.needs_reference else fn(x, y)
     assert out.shape == (2,) and out.dtype == torch.float64
     assert torch.isfinite(out).all()
@@ -206,8 +210,9 @@ def test_loss_path_loads_and_computes(name: str) -> None:
     assert cls is getattr(losses, cls.__name__)
     module = cls(reduction="none")
     g = torch.Generator().manual_seed(1)
-    x = torch.rand(3, 2, 12, 12, generator=g)
-    y = torch.rand(3, 2, 12, 12, generator=g)
+    side = MIN_SIDE.get(name, 12)
+    x = torch.rand(3, 2, side, side, generator=g)
+    y = torch.rand(3, 2, side, side, generator=g)
     out = module(x, y)
     assert out.shape == (3,) and torch.isfinite(out).all()
     scalar = cls()(x, y)

@@ -70,6 +70,13 @@ def ssim_map(x: Tensor, y: Tensor, padding: Padding = "valid") -> Tensor:
 def ssim_map_unchecked(x: Tensor, y: Tensor, padding: Padding) -> Tensor:
     """:func:`ssim_map` without validation, for callers that validated already
     (W-SSIM feeds it wavelet subbands, which leave [0, 1])."""
+    luminance, contrast_structure = ssim_components(x, y, padding)
+    return luminance * contrast_structure
+
+
+def ssim_components(x: Tensor, y: Tensor, padding: Padding) -> tuple[Tensor, Tensor]:
+    """The luminance map and the contrast-structure map (``cs``, which MS-SSIM uses at
+    its coarser scales); their product is the SSIM map. No validation."""
     channels = x.shape[1]
     # One depthwise convolution computes all five local moments.
     moments = _blur(torch.cat([x, y, x * x, y * y, x * y], dim=1), padding)
@@ -78,7 +85,7 @@ def ssim_map_unchecked(x: Tensor, y: Tensor, padding: Padding) -> Tensor:
     sigma_xx, sigma_yy, sigma_xy = xx - mu_xx, yy - mu_yy, xy - mu_xy
     luminance = (2 * mu_xy + C1) / (mu_xx + mu_yy + C1)
     contrast_structure = (2 * sigma_xy + C2) / (sigma_xx + sigma_yy + C2)
-    return luminance * contrast_structure
+    return luminance, contrast_structure
 
 
 def ssim(x: Tensor, y: Tensor, padding: Padding = "valid") -> Tensor:

@@ -1,0 +1,74 @@
+"""MS-SSIM (Wang, Simoncelli & Bovik 2003): SSIM over 5 dyadic scales, data range 1.
+
+At each scale the SSIM machinery of :mod:`imgloss.metrics.ssim` runs with valid
+filtering (11-tap Gaussian, sigma 1.5); the contrast-structure mean ``cs_s`` of
+scales 1-4 and the full SSIM mean of scale 5 are clamped at 0 and combined per
+channel as ``prod_s v_s ** w_s`` with the standard weights
+``(0.0448, 0.2856, 0.3001, 0.2363, 0.1333)``, then averaged over channels.
+Between scales both images are 2x2 average-pooled; an odd side is zero-padded by
+one pixel first (counted in the average), as pytorch-msssim does, so the values
+equal ``pytorch_msssim.ms_ssim(x, y, data_range=1, size_average=False)``.
+
+The coarsest scale still needs an 11 px window: images need at least
+``MIN_SIZE = 161`` px on each side (``(11 - 1) * 2**4 + 1``).
+Inputs ``N x C x H x W`` in [0, 1]; output shape ``N`` in [0, 1], higher is better.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from imgloss.metrics._base import MetricLoss, Reduction
+from imgloss.metrics._checks import check_pair
+from imgloss.metrics.ssim import WINDOW_SIZE, ssim_components
+
+#: The standard per-scale exponents (Wang et al. 2003), finest scale first.
+WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
+#: The smallest side 5 scales accept: the 5th scale must still hold one 11 px window.
+MIN_SIZE = (WINDOW_SIZE - 1) * 2 ** (len(WEIGHTS) - 1) + 1
+
+
+def check_size(height: int, width: int) -> None:
+    """``ValueError`` naming the size and :data:`MIN_SIZE` when an image is too small."""
+    if min(height, width) < MIN_SIZE:
+        raise ValueError(
+            f"images of {width}x{height} px are too small for MS-SSIM with {len(WEIGHTS)} scales: "
+            f"it needs at least {MIN_SIZE} px on each side"
+        )
+
+
+def _downsample(x: Tensor) -> Tensor:
+    """2x2 average pooling; an odd side gets one zero-padded pixel (counted)."""
+    return F.avg_pool2d(x, kernel_size=2, padding=[s % 2 for s in x.shape[-2:]])
+
+
+def ms_ssim(x: Tensor, y: Tensor) -> Tensor:
+    """MS-SSIM per image, shape ``N``, range [0, 1]; 1 at x = y.
+
+    ``x``, ``y``: ``N x C x H x W`` in [0, 1], at least :data:`MIN_SIZE` (161) px on
+    each side, else ``ValueError`` naming the size.
+    """
+    check_pair(x, y)
+    check_size(*x.shape[-2:])
+    weights = x.new_tensor(WEIGHTS).view(-1, 1, 1)
+    factors = []
+    for scale in range(len(WEIGHTS)):
+        luminance, contrast_structure = ssim_components(x, y, "valid")
+        if scale < len(WEIGHTS) - 1:
+            factors.append(contrast_structure.mean(dim=(2, 3)))
+            x, y = _downsample(x), _downsample(y)
+        else:
+            factors.append((luminance * contrast_structure).mean(dim=(2, 3)))
+    per_channel = torch.prod(torch.relu(torch.stack(factors)) ** weights, dim=0)  # N x C
+    return per_channel.mean(dim=1)
+
+
+class MSSSIMLoss(MetricLoss):
+    """``1 - ms_ssim(x, y)`` per image; 0 at x = y."""
+
+    def __init__(self, reduction: Reduction = "mean") -> None:
+        super().__init__(reduction)
+
+    def per_image(self, x: Tensor, y: Tensor) -> Tensor:
+        return 1 - ms_ssim(x, y)
