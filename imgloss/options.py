@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from imgloss.errors import UsageError
+from imgloss.metrics.registry import SSIM_CONVENTIONS
 
 #: Help panels, in the order ``--help`` shows them.
 PANELS = (GATE, INPUT, METRICS, OUTPUT, PERFORMANCE, SCALE_PANEL, WEIGHTS) = (
@@ -95,11 +96,13 @@ def _declare(*options: Option) -> dict[str, Option]:
 
 OPTIONS: dict[str, Option] = _declare(
     # Metrics
-    Option("metric", str, None, "Metric to compute (repeat, or comma-separate; NAME:PRESET for VGG presets; "
+    Option("metric", str, None, "Metric to compute (repeat, or comma-separate; NAME:PRESET for presets, ssim:CONVENTION; "
            "see 'imgloss metrics'). Default: every metric that needs no weights.", METRICS,
            flags=("--metric", "-m"), many=True, config=False, metavar="NAME"),
     Option("preset", str, None, "Preset for perceptual/style: default, drn, johnson, johnson-content.", METRICS,
            config=False, metavar="NAME"),
+    Option("ssim_convention", str, "imgloss", "Compute ssim as this library does (see 'imgloss metrics'); "
+           "-m ssim:NAME for one column.", METRICS, choices=tuple(SSIM_CONVENTIONS), metavar="NAME"),
     # Input
     Option("resize", str, "none", "On size mismatch: none (error), candidate or reference (resize that side, "
            "antialiased).", INPUT, choices=RESIZE_MODES, metavar="SIDE"),
@@ -166,10 +169,12 @@ PAIRING = ("recursive", "glob", "ignore_extension")
 SCALE = ("shard", "resume")
 _RUN = ("metric", *ENGINE, *PAIRING, "max_pixels", "config", "fmt", "output", "json_inf", "quiet", *SCALE)
 #: The options of each command, in the order ``--help`` lists them.
-COMPARE = tuple(dict.fromkeys(("metric", "preset", *_RUN)))
-SCORE = tuple(name for name in COMPARE if name not in ("preset", "resize", "ignore_extension", "precision", "weights"))
+COMPARE = tuple(dict.fromkeys(("metric", "preset", "ssim_convention", *_RUN)))
+SCORE = tuple(name for name in COMPARE
+              if name not in ("preset", "ssim_convention", "resize", "ignore_extension", "precision", "weights"))
 CHECK = tuple(dict.fromkeys(("max_limits", "min_limits", "fail_on_missing", "junit", "diff_dir", "heatmap_scale", "github",
-                             "update_golden", "update_all", "from_results", *(n for n in _RUN if n != "metric"))))
+                             "update_golden", "update_all", "from_results", "ssim_convention",
+                             *(n for n in _RUN if n != "metric"))))
 MERGE = ("fmt", "output", "quiet")
 #: ``[tool.imgloss]`` keys -> option, for the config reader.
 CONFIG_KEYS: dict[str, Option] = {option.key: option for option in OPTIONS.values() if option.key is not None}

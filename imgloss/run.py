@@ -37,6 +37,7 @@ class ScoreRequest:
     reference: Path | None = None
     metrics: Sequence[str] = ()
     preset: str | None = None
+    ssim_convention: str = "imgloss"
     output: Path | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
 
@@ -71,7 +72,8 @@ def prepare(request: ScoreRequest, default_metrics: Sequence[str]) -> Prepared:
         check_writable(request.output)
     options = {**defaults((*ENGINE, *PAIRING, *SCALE)), **request.options}
     shard = None if options["shard"] is None else Shard.parse(options["shard"])
-    metrics = parse_metric_specs(request.metrics or default_metrics, request.preset)
+    metrics = parse_metric_specs(request.metrics or default_metrics, request.preset,
+                                 {"ssim": request.ssim_convention})
     if request.preset is not None and not any(m.preset == request.preset for m in metrics):
         owners = [name for name, presets in PRESETS.items() if request.preset in presets]
         raise UsageError(
@@ -101,6 +103,7 @@ def prepare(request: ScoreRequest, default_metrics: Sequence[str]) -> Prepared:
         options={
             "metrics": [m.column for m in metrics],
             "preset": request.preset,
+            "ssim_convention": request.ssim_convention,
             **shown,
             "shard": scope,
             "reference": None if request.reference is None else str(request.reference),

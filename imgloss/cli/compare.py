@@ -75,6 +75,7 @@ def run_scoring(
             reference=reference,
             metrics=values["metric"] or config.metrics,
             preset=values.get("preset"),
+            ssim_convention=values.get("ssim_convention") or "imgloss",
             output=values["output"],
             options={name: values[name] for name in (*ENGINE, *PAIRING, *SCALE) if name in values},
         )

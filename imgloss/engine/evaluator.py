@@ -63,7 +63,7 @@ class Evaluator:
         self.dtype = DTYPES[options.precision]
         self._check_precision()
         self.stats = RunStats()
-        self._plain = [(r, r.info.load_function()) for r in options.metrics if not r.info.needs_weights]
+        self._plain = [(r, r.load_function()) for r in options.metrics if not r.info.needs_weights]
         self._feature = [r for r in options.metrics if r.info.needs_weights]
         self._feature_losses: list[FeatureLoss] = [
             r.info.load_loss()(preset=r.preset or "default", reduction="none", weights=options.weights)

@@ -20,6 +20,7 @@ from torch import Tensor
 
 from imgloss.metrics._base import MetricLoss, Reduction
 from imgloss.metrics._checks import check_pair
+from imgloss.metrics.registry import get_ssim_convention
 
 WINDOW_SIZE = 11
 SIGMA = 1.5
@@ -54,8 +55,17 @@ def check_padding(padding: str) -> None:
         raise ValueError(f"padding must be 'valid' or 'same', got {padding!r}")
 
 
-def ssim_map(x: Tensor, y: Tensor, padding: Padding = "valid") -> Tensor:
-    """Per-pixel SSIM map, shape ``N x C x H' x W'`` (H' = H - 10 for ``valid``)."""
+def ssim_map(x: Tensor, y: Tensor, padding: Padding = "valid", *, convention: str = "imgloss") -> Tensor:
+    """Per-pixel SSIM map, shape ``N x C x H' x W'`` (H' = H - 10 for ``valid``).
+
+    ``convention`` (``imgloss``, ``skimage``, ``skimage-default``, ``pytorch-msssim``,
+    ``piq``, ``torchmetrics``, ``matlab``): compute SSIM as that library does
+    (:mod:`imgloss.metrics.ssim_conventions`; ``padding`` then does not apply).
+    """
+    if convention != "imgloss":
+        from imgloss.metrics.ssim_conventions import convention_ssim_map
+
+        return convention_ssim_map(x, y, convention)
     check_pair(x, y)
     check_padding(padding)
     height, width = x.shape[-2:]
@@ -77,29 +87,53 @@ def ssim_map_unchecked(x: Tensor, y: Tensor, padding: Padding) -> Tensor:
 def ssim_components(x: Tensor, y: Tensor, padding: Padding) -> tuple[Tensor, Tensor]:
     """The luminance map and the contrast-structure map (``cs``, which MS-SSIM uses at
     its coarser scales); their product is the SSIM map. No validation."""
-    channels = x.shape[1]
     # One depthwise convolution computes all five local moments.
-    moments = _blur(torch.cat([x, y, x * x, y * y, x * y], dim=1), padding)
+    return components_from_moments(_blur(moment_stack(x, y), padding), x.shape[1])
+
+
+def moment_stack(x: Tensor, y: Tensor) -> Tensor:
+    """``[x, y, x^2, y^2, xy]`` along the channels (``N x 5C x H x W``): one window
+    filtering of it gives every local moment SSIM needs."""
+    return torch.cat([x, y, x * x, y * y, x * y], dim=1)
+
+
+def components_from_moments(
+    moments: Tensor, channels: int, covariance_factor: float = 1.0, clamp_variances: bool = False
+) -> tuple[Tensor, Tensor]:
+    """Luminance and contrast-structure maps from filtered :func:`moment_stack` output.
+
+    ``covariance_factor`` scales the (co)variances (``n / (n - 1)`` turns population
+    into sample covariance); ``clamp_variances`` clamps the variances at 0 (torchmetrics).
+    """
     mu_x, mu_y, xx, yy, xy = moments.split(channels, dim=1)
     mu_xx, mu_yy, mu_xy = mu_x * mu_x, mu_y * mu_y, mu_x * mu_y
     sigma_xx, sigma_yy, sigma_xy = xx - mu_xx, yy - mu_yy, xy - mu_xy
+    if covariance_factor != 1.0:
+        sigma_xx, sigma_yy, sigma_xy = (covariance_factor * s for s in (sigma_xx, sigma_yy, sigma_xy))
+    if clamp_variances:
+        sigma_xx, sigma_yy = sigma_xx.clamp(min=0), sigma_yy.clamp(min=0)
     luminance = (2 * mu_xy + C1) / (mu_xx + mu_yy + C1)
     contrast_structure = (2 * sigma_xy + C2) / (sigma_xx + sigma_yy + C2)
     return luminance, contrast_structure
 
 
-def ssim(x: Tensor, y: Tensor, padding: Padding = "valid") -> Tensor:
-    """Mean SSIM per image over channels and pixels, shape ``N``, range [-1, 1]."""
-    return ssim_map(x, y, padding).mean(dim=(1, 2, 3))
+def ssim(x: Tensor, y: Tensor, padding: Padding = "valid", *, convention: str = "imgloss") -> Tensor:
+    """Mean SSIM per image over channels and pixels, shape ``N``, range [-1, 1].
+
+    ``convention`` reproduces a peer library's number (see :func:`ssim_map`).
+    """
+    return ssim_map(x, y, padding, convention=convention).mean(dim=(1, 2, 3))
 
 
 class SSIMLoss(MetricLoss):
     """``1 - ssim(x, y)`` per image; 0 at x = y."""
 
-    def __init__(self, padding: Padding = "valid", reduction: Reduction = "mean") -> None:
+    def __init__(self, padding: Padding = "valid", reduction: Reduction = "mean", *, convention: str = "imgloss") -> None:
         super().__init__(reduction)
         check_padding(padding)
+        get_ssim_convention(convention)
         self.padding = padding
+        self.convention = convention
 
     def per_image(self, x: Tensor, y: Tensor) -> Tensor:
-        return 1 - ssim(x, y, self.padding)
+        return 1 - ssim(x, y, self.padding, convention=self.convention)
