@@ -1,7 +1,7 @@
 """MS-SSIM (Wang, Simoncelli & Bovik 2003): SSIM over 5 dyadic scales, data range 1.
 
-At each scale the SSIM machinery of :mod:`imgloss.metrics.ssim` runs with valid
-filtering (11-tap Gaussian, sigma 1.5); the contrast-structure mean ``cs_s`` of
+At each scale SSIM's local moments (:mod:`imgloss.metrics.ssim_moments`) are taken
+with valid filtering (11-tap Gaussian, sigma 1.5); the contrast-structure mean ``cs_s`` of
 scales 1-4 and the full SSIM mean of scale 5 are clamped at 0 and combined per
 channel as ``prod_s v_s ** w_s`` with the standard weights
 ``(0.0448, 0.2856, 0.3001, 0.2363, 0.1333)``, then averaged over channels.
@@ -21,11 +21,12 @@ from torch import Tensor
 
 from imgloss.metrics._base import MetricLoss, Reduction
 from imgloss.metrics._checks import check_pair
-from imgloss.metrics.ssim import WINDOW_SIZE, ssim_components
+from imgloss.metrics.ssim_moments import components_from_moments, filter_valid, moment_stack, window
 
 #: The standard per-scale exponents (Wang et al. 2003), finest scale first.
 WEIGHTS = (0.0448, 0.2856, 0.3001, 0.2363, 0.1333)
 #: The smallest side 5 scales accept: the 5th scale must still hold one 11 px window.
+WINDOW_SIZE, SIGMA = 11, 1.5
 MIN_SIZE = (WINDOW_SIZE - 1) * 2 ** (len(WEIGHTS) - 1) + 1
 
 
@@ -52,9 +53,11 @@ def ms_ssim(x: Tensor, y: Tensor) -> Tensor:
     check_pair(x, y)
     check_size(*x.shape[-2:])
     weights = x.new_tensor(WEIGHTS).view(-1, 1, 1)
+    taps = window("gaussian", WINDOW_SIZE, SIGMA, x.dtype, x.device)
     factors = []
     for scale in range(len(WEIGHTS)):
-        luminance, contrast_structure = ssim_components(x, y, "valid")
+        moments = filter_valid(moment_stack(x, y), taps)
+        luminance, contrast_structure = components_from_moments(moments, x.shape[1])
         if scale < len(WEIGHTS) - 1:
             factors.append(contrast_structure.mean(dim=(2, 3)))
             x, y = _downsample(x), _downsample(y)

@@ -80,41 +80,15 @@ def ssim_map(x: Tensor, y: Tensor, padding: Padding = "valid", *, convention: st
 def ssim_map_unchecked(x: Tensor, y: Tensor, padding: Padding) -> Tensor:
     """:func:`ssim_map` without validation, for callers that validated already
     (W-SSIM feeds it wavelet subbands, which leave [0, 1])."""
-    luminance, contrast_structure = ssim_components(x, y, padding)
-    return luminance * contrast_structure
-
-
-def ssim_components(x: Tensor, y: Tensor, padding: Padding) -> tuple[Tensor, Tensor]:
-    """The luminance map and the contrast-structure map (``cs``, which MS-SSIM uses at
-    its coarser scales); their product is the SSIM map. No validation."""
+    channels = x.shape[1]
     # One depthwise convolution computes all five local moments.
-    return components_from_moments(_blur(moment_stack(x, y), padding), x.shape[1])
-
-
-def moment_stack(x: Tensor, y: Tensor) -> Tensor:
-    """``[x, y, x^2, y^2, xy]`` along the channels (``N x 5C x H x W``): one window
-    filtering of it gives every local moment SSIM needs."""
-    return torch.cat([x, y, x * x, y * y, x * y], dim=1)
-
-
-def components_from_moments(
-    moments: Tensor, channels: int, covariance_factor: float = 1.0, clamp_variances: bool = False
-) -> tuple[Tensor, Tensor]:
-    """Luminance and contrast-structure maps from filtered :func:`moment_stack` output.
-
-    ``covariance_factor`` scales the (co)variances (``n / (n - 1)`` turns population
-    into sample covariance); ``clamp_variances`` clamps the variances at 0 (torchmetrics).
-    """
+    moments = _blur(torch.cat([x, y, x * x, y * y, x * y], dim=1), padding)
     mu_x, mu_y, xx, yy, xy = moments.split(channels, dim=1)
     mu_xx, mu_yy, mu_xy = mu_x * mu_x, mu_y * mu_y, mu_x * mu_y
     sigma_xx, sigma_yy, sigma_xy = xx - mu_xx, yy - mu_yy, xy - mu_xy
-    if covariance_factor != 1.0:
-        sigma_xx, sigma_yy, sigma_xy = (covariance_factor * s for s in (sigma_xx, sigma_yy, sigma_xy))
-    if clamp_variances:
-        sigma_xx, sigma_yy = sigma_xx.clamp(min=0), sigma_yy.clamp(min=0)
     luminance = (2 * mu_xy + C1) / (mu_xx + mu_yy + C1)
     contrast_structure = (2 * sigma_xy + C2) / (sigma_xx + sigma_yy + C2)
-    return luminance, contrast_structure
+    return luminance * contrast_structure
 
 
 def ssim(x: Tensor, y: Tensor, padding: Padding = "valid", *, convention: str = "imgloss") -> Tensor:

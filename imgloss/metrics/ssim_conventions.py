@@ -2,8 +2,7 @@
 
 Each convention is registry metadata (:data:`imgloss.metrics.registry.SSIM_CONVENTIONS`:
 window, covariance, padding, downsampling, short sides); this module turns it into
-torch code on the same moments and formula as :mod:`imgloss.metrics.ssim`
-(``components_from_moments``), batched, on the inputs' device, differentiable.
+torch code on the moments of :mod:`imgloss.metrics.ssim_moments`, batched, on the inputs' device, differentiable.
 
 Inputs ``N x C x H x W`` in [0, 1] (data range 1). Every peer averages the map over
 pixels and channels, so one ``mean`` serves all. The map of a downsampling
@@ -19,19 +18,7 @@ from torch import Tensor
 
 from imgloss.metrics._checks import check_pair
 from imgloss.metrics.registry import SSIMConvention, get_ssim_convention
-from imgloss.metrics.ssim import components_from_moments, moment_stack
-
-
-def _window(convention: SSIMConvention, dtype: torch.dtype, device: torch.device) -> Tensor:
-    """The normalised 1-D window (both windows are separable), built in float64."""
-    size = convention.size
-    if convention.window == "uniform":
-        taps = torch.full((size,), 1.0 / size, dtype=torch.float64)
-    else:
-        coords = torch.arange(size, dtype=torch.float64) - size // 2
-        taps = torch.exp(-(coords**2) / (2 * convention.sigma**2))
-        taps = taps / taps.sum()
-    return taps.to(dtype=dtype, device=device)
+from imgloss.metrics.ssim_moments import components_from_moments, filter_valid, moment_stack, window
 
 
 def downsample_factor(convention: SSIMConvention, height: int, width: int) -> int:
@@ -68,17 +55,12 @@ def _downsample(x: Tensor, convention: SSIMConvention) -> Tensor:
 
 
 def _filter(stack: Tensor, convention: SSIMConvention) -> Tensor:
-    """Separable depthwise filtering of the moment stack by the convention's window."""
-    taps = _window(convention, stack.dtype, stack.device)
-    channels = stack.shape[1]
+    """Filtering of the moment stack by the convention's window and borders."""
+    taps = window(convention.window, convention.size, convention.sigma, stack.dtype, stack.device)
     if convention.padding == "reflect":
         pad = convention.size // 2
         stack = F.pad(stack, (pad, pad, pad, pad), mode="reflect")
-    for dim, shape in ((-2, (-1, 1)), (-1, (1, -1))):
-        if stack.shape[dim] < convention.size:  # only reached with short_axes == "skip"
-            continue
-        stack = F.conv2d(stack, taps.view(1, 1, *shape).expand(channels, 1, *shape), groups=channels)
-    return stack
+    return filter_valid(stack, taps, skip_short=convention.short_axes == "skip")
 
 
 def _check_size(convention: SSIMConvention, height: int, width: int, f: int) -> None:
