@@ -12,6 +12,7 @@ from torch import Tensor, nn
 
 from imgloss.metrics._base import MetricLoss, Reduction, reduce
 from imgloss.metrics.charbonnier import CharbonnierLoss
+from imgloss.metrics.lpips import LPIPSLoss
 from imgloss.metrics.ms_ssim import MSSSIMLoss
 from imgloss.metrics.perceptual import PerceptualLoss
 from imgloss.metrics.pixel import MAELoss, MSELoss, PSNRLoss
@@ -81,6 +82,7 @@ __all__ = [
     "CharbonnierLoss",
     "CombinedLoss",
     "FeatureLoss",
+    "LPIPSLoss",
     "MAELoss",
     "MSELoss",
     "MSSSIMLoss",

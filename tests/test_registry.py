@@ -16,8 +16,8 @@ from imgloss.errors import UnknownMetricError, UsageError
 from imgloss.metrics import registry
 from imgloss.metrics.registry import DEFAULT_METRICS, METRICS, PRESETS, get_metric, get_preset
 
-ALL = ["charbonnier", "ssim", "ms_ssim", "wssim", "psnr", "mse", "mae", "tv", "perceptual", "style"]
-VGG = {"perceptual", "style"}
+ALL = ["charbonnier", "ssim", "ms_ssim", "wssim", "psnr", "mse", "mae", "tv", "perceptual", "style", "lpips"]
+VGG = {"perceptual", "style", "lpips"}  # need network weights
 NON_VGG = [n for n in ALL if n not in VGG]
 HIGHER_IS_BETTER = {"ssim", "ms_ssim", "wssim", "psnr"}
 TEXT_FIELDS = ("name", "title", "description", "source", "function", "loss")
@@ -67,7 +67,7 @@ def test_best_values() -> None:
     assert get_metric("psnr").best == math.inf
     assert get_metric("psnr").unit == "dB"
     assert get_metric("charbonnier").best == 1e-3
-    for name in ("mse", "mae", "tv", "perceptual", "style"):
+    for name in ("mse", "mae", "tv", "perceptual", "style", "lpips"):
         assert get_metric(name).best == 0.0, name
 
 
@@ -114,10 +114,10 @@ def test_unrelated_name_has_no_suggestion() -> None:
 def test_presets_are_consistent() -> None:
     assert set(PRESETS) == VGG
     for metric, presets in PRESETS.items():
-        assert "default" in presets
+        assert ("vgg" if metric == "lpips" else "default") in presets  # LPIPS: "vgg" is the default
         for key, preset in presets.items():
             assert preset.name == key and preset.metric == metric
-            assert preset.backbone in ("vgg16", "vgg19")
+            assert preset.backbone in (("vgg16", "alexnet") if metric == "lpips" else ("vgg16", "vgg19"))
             assert len(preset.taps) == len(preset.layer_weights) > 0
             assert preset.normalize == "imagenet"
             assert preset.description and preset.source
@@ -137,6 +137,13 @@ def test_perceptual_presets_match_spec() -> None:
     assert content.taps == ("relu3_3",) and content.distance == "mse"
     style = get_preset("style")
     assert style.backbone == "vgg19" and style.distance == "mse" and style.layer_weights == (1.0,) * 5
+
+
+def test_lpips_presets_match_lpips_package() -> None:
+    vgg, alex = get_preset("lpips", "vgg"), get_preset("lpips", "alex")
+    assert vgg.backbone == "vgg16" and vgg.taps == ("relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3")
+    assert alex.backbone == "alexnet" and alex.taps == ("relu1", "relu2", "relu3", "relu4", "relu5")
+    assert vgg.distance == alex.distance == "lpips"
 
 
 def test_unknown_preset_suggests_closest() -> None:

@@ -34,12 +34,16 @@ def official_standin(monkeypatch: pytest.MonkeyPatch, standin_dir: Path) -> Path
 
 def test_official_hashes_carry_torchvisions_file_name_prefix() -> None:
     for official in weights.OFFICIAL.values():
+        if official.package_path:  # LPIPS linear layers: not torchvision files
+            assert official.url.startswith("https://github.com/richzhang/PerceptualSimilarity/")
+            assert official.url.endswith("/v0.1/" + official.filename) and len(official.sha256) == 64
+            continue
         prefix = official.filename.rsplit("-", 1)[1].split(".")[0]
         assert official.sha256.startswith(prefix) and len(official.sha256) == 64
         assert official.url == f"https://download.pytorch.org/models/{official.filename}"
 
 
-@pytest.mark.parametrize("backbone", ["vgg19", "vgg16"])
+@pytest.mark.parametrize("backbone", ["vgg19", "vgg16", "alexnet"])
 def test_expected_keys_and_shapes_are_torchvisions(backbone: str) -> None:
     import torchvision
 

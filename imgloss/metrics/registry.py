@@ -58,7 +58,7 @@ class MetricInfo:
 
 @dataclass(frozen=True)
 class VGGPreset:
-    """A named configuration of a VGG-feature metric (perceptual or style)."""
+    """A named configuration of a feature metric (perceptual, style or lpips; LPIPS-Alex runs on AlexNet)."""
 
     name: str
     metric: str
@@ -106,6 +106,9 @@ METRICS: dict[str, MetricInfo] = {
         MetricInfo("style", "Style", False, True, True, True, (0.0, INF), 0.0, "",
                    "Gram-matrix MSE of VGG19 relu1_1..relu5_1 features, summed",
                    "Gatys et al. 2016; Johnson et al. 2016", _M + "style:style", _M + "style:StyleLoss"),
+        MetricInfo("lpips", "LPIPS", False, True, True, True, (0.0, INF), 0.0, "",
+                   "LPIPS v0.1: learned weights on unit-normalised VGG16 (default) or AlexNet features",
+                   "Zhang et al. 2018", _M + "lpips:lpips", _M + "lpips:LPIPSLoss"),
     )
 }
 
@@ -129,6 +132,16 @@ PRESETS: dict[str, dict[str, VGGPreset]] = {
                       "VGG16 relu1_2..relu4_3, MSE, weights 1", "Johnson et al. 2016"),
             VGGPreset("johnson-content", "perceptual", "vgg16", ("relu3_3",), (1.0,), "mse", "imagenet",
                       "VGG16 relu3_3 only, MSE (feature reconstruction loss)", "Johnson et al. 2016"),
+        )
+    },
+    "lpips": {
+        p.name: p
+        for p in (
+            VGGPreset("vgg", "lpips", "vgg16", ("relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3"), (1.0,) * 5,
+                      "lpips", "imagenet", "LPIPS v0.1 VGG (the default): VGG16, learned 1x1 layers",
+                      "Zhang et al. 2018"),
+            VGGPreset("alex", "lpips", "alexnet", ("relu1", "relu2", "relu3", "relu4", "relu5"), (1.0,) * 5,
+                      "lpips", "imagenet", "LPIPS v0.1 AlexNet: learned 1x1 layers", "Zhang et al. 2018"),
         )
     },
     "style": {
