@@ -6,7 +6,7 @@ one value per image (shape ``N``). See ``metric-spec`` in the README for formula
 from imgloss.metrics.charbonnier import charbonnier
 from imgloss.metrics.gram import gram, gram_distance
 from imgloss.metrics.perceptual import perceptual
-from imgloss.metrics.lpips import lpips, lpips_map
+from imgloss.metrics.lpips import lpips
 from imgloss.metrics.ms_ssim import ms_ssim
 from imgloss.metrics.pixel import mae, mse, psnr
 from imgloss.metrics.ssim import ssim, ssim_map
@@ -21,7 +21,6 @@ __all__ = [
     "gram",
     "gram_distance",
     "lpips",
-    "lpips_map",
     "mae",
     "ms_ssim",
     "mse",

@@ -12,19 +12,18 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 from typer.testing import CliRunner
 
 import imgloss.weights as weights
 from imgloss.cli import app
 from imgloss.errors import WeightsError
 from imgloss.features import vgg
-from imgloss.functional import lpips, lpips_map, perceptual
+from imgloss.functional import lpips, perceptual
 from imgloss.losses import LPIPSLoss, PerceptualLoss
 from imgloss.metrics.feature_loss import run_feature_losses
+from pair_files import pixels, write_pair
 from vgg_fixtures import images, isolated, no_network, standin_dir, standin_file, use_standin  # noqa: F401
 
 lpips_package = pytest.importorskip("lpips")
@@ -76,7 +75,7 @@ def test_spatial_map_equals_lpips_package(use_standin: Path, net: str) -> None:
     x, y = images(1, 40)
     with torch.no_grad():
         theirs = reference(net, use_standin, spatial=True)(x, y, normalize=True)
-    ours = lpips_map(x, y, net)
+    ours = lpips(x, y, net, spatial=True)
     assert ours.shape == (1, 1, 40, 40)
     assert torch.allclose(ours, theirs, atol=TOL, rtol=0)
 
@@ -149,34 +148,21 @@ def test_linear_layers_verify_import_and_tampering(isolated: Path, tmp_path: Pat
 # --------------------------------------------------------------------------- CLI
 
 
-def _files(tmp_path: Path) -> tuple[Path, Path]:
-    rng = np.random.default_rng(1)
-    a = rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)
-    b = np.clip(a.astype(int) + rng.integers(-50, 50, a.shape), 0, 255).astype(np.uint8)
-    Image.fromarray(a).save(tmp_path / "ref.png")
-    Image.fromarray(b).save(tmp_path / "cand.png")
-    return tmp_path / "ref.png", tmp_path / "cand.png"
-
-
-def _pixels(path: Path) -> torch.Tensor:
-    return torch.from_numpy(np.asarray(Image.open(path), dtype=np.float32) / 255).permute(2, 0, 1)[None]
-
-
 def test_cli_lpips_columns_equal_functional(use_standin: Path, tmp_path: Path) -> None:
-    ref, cand = _files(tmp_path)
+    ref, cand = write_pair(tmp_path, 40, 48, seed=1, spread=50)
     result = CliRunner().invoke(app, ["compare", str(ref), str(cand), "-m", "lpips,lpips:alex,perceptual:johnson",
                                       "-f", "csv"])
     assert result.exit_code == 0, result.output
     header, row = result.stdout.strip().splitlines()[:2]
     values = dict(zip(header.split(","), row.split(",")))
-    x, y = _pixels(ref), _pixels(cand)
+    x, y = pixels(ref, torch.float32), pixels(cand, torch.float32)
     assert float(values["lpips"]) == pytest.approx(float(lpips(x, y)), abs=1e-6)
     assert float(values["lpips:alex"]) == pytest.approx(float(lpips(x, y, "alex")), abs=1e-6)
     assert "unverified" in result.stderr.lower()
 
 
 def test_cli_missing_alexnet_exits_4(isolated: Path, tmp_path: Path) -> None:
-    ref, cand = _files(tmp_path)
+    ref, cand = write_pair(tmp_path, 40, 48, seed=1, spread=50)
     result = CliRunner().invoke(app, ["compare", str(ref), str(cand), "-m", "lpips:alex"])
     assert result.exit_code == 4
     assert "ALEXNET weights not found: alexnet-owt-7be5be79.pth" in result.stderr

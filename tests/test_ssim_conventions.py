@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 from typer.testing import CliRunner
 
 from imgloss.cli import app
@@ -28,6 +27,7 @@ from imgloss.functional import ssim, ssim_map
 from imgloss.losses import SSIMLoss
 from imgloss.metrics.registry import SSIM_CONVENTIONS
 from imgloss.metrics.ssim_conventions import downsample_factor
+from pair_files import pixels, write_pair
 
 skimage_metrics = pytest.importorskip("skimage.metrics")
 pytorch_msssim = pytest.importorskip("pytorch_msssim")
@@ -215,44 +215,31 @@ def test_map_shapes_float32_batch_and_gradient() -> None:
 # --------------------------------------------------------------------------- CLI
 
 
-def _pair_files(tmp_path: Path) -> tuple[Path, Path]:
-    rng = np.random.default_rng(4)
-    a = rng.integers(0, 256, (36, 44, 3), dtype=np.uint8)
-    b = np.clip(a.astype(int) + rng.integers(-40, 40, a.shape), 0, 255).astype(np.uint8)
-    Image.fromarray(a).save(tmp_path / "ref.png")
-    Image.fromarray(b).save(tmp_path / "cand.png")
-    return tmp_path / "ref.png", tmp_path / "cand.png"
-
-
-def _pixels(path: Path) -> torch.Tensor:
-    return torch.from_numpy(np.asarray(Image.open(path), dtype=np.float64) / 255).permute(2, 0, 1)[None]
-
-
 def _csv_row(output: str) -> dict[str, str]:
     header, row = output.strip().splitlines()[:2]
     return dict(zip(header.split(","), row.split(",")))
 
 
 def test_cli_convention_option_and_column_variant(tmp_path: Path) -> None:
-    ref, cand = _pair_files(tmp_path)
+    ref, cand = write_pair(tmp_path, 36, 44, seed=4, spread=40)
     result = CliRunner().invoke(app, ["compare", str(ref), str(cand), "-m", "ssim,ssim:torchmetrics",
                                       "--ssim-convention", "skimage-default", "-f", "csv"])
     assert result.exit_code == 0, result.output
     row = _csv_row(result.stdout)
-    x, y = _pixels(ref), _pixels(cand)
+    x, y = pixels(ref), pixels(cand)
     assert float(row["ssim"]) == pytest.approx(float(ssim(x, y, convention="skimage-default")), abs=1e-6)
     assert float(row["ssim:torchmetrics"]) == pytest.approx(float(ssim(x, y, convention="torchmetrics")), abs=1e-6)
     assert abs(float(row["ssim"]) - float(ssim(x, y))) > 1e-4  # the convention was applied
 
 
 def test_cli_convention_from_config_and_bad_name(tmp_path: Path) -> None:
-    ref, cand = _pair_files(tmp_path)
+    ref, cand = write_pair(tmp_path, 36, 44, seed=4, spread=40)
     config = tmp_path / "pyproject.toml"
     config.write_text('[tool.imgloss]\nssim-convention = "torchmetrics"\n', encoding="utf-8")
     result = CliRunner().invoke(app, ["compare", str(ref), str(cand), "-m", "ssim", "-f", "json",
                                       "--config", str(config)])
     assert result.exit_code == 0, result.output
-    x, y = _pixels(ref), _pixels(cand)
+    x, y = pixels(ref), pixels(cand)
     report = json.loads(result.stdout)
     assert report["options"]["ssim_convention"] == "torchmetrics"
     value = report["summary"]["metrics"]["ssim"]["worst"]["value"]

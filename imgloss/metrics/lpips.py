@@ -114,25 +114,16 @@ def lpips(
     y: Tensor,
     net: str = DEFAULT_NET,
     *,
+    spatial: bool = False,
     weights: str | None = None,
     lin_weights: str | None = None,
 ) -> Tensor:
-    """LPIPS v0.1 per image (shape ``N``, lower is better, 0 at x = y).
+    """LPIPS v0.1 per image (shape ``N``, lower is better, 0 at x = y); with ``spatial``
+    the map ``N x 1 x H x W`` (``lpips.LPIPS(spatial=True)``; its mean is close to, not
+    equal to, the value: the tap maps are upsampled bilinearly).
 
     ``x``, ``y``: ``N x C x H x W`` in [0, 1] (C = 1 or 3); ``net``: ``vgg`` (VGG16,
     needs at least 16 px a side) or ``alex`` (AlexNet, at least 31 px).
     """
-    return _module(net, weights, lin_weights).per_image(x, y)
-
-
-def lpips_map(
-    x: Tensor,
-    y: Tensor,
-    net: str = DEFAULT_NET,
-    *,
-    weights: str | None = None,
-    lin_weights: str | None = None,
-) -> Tensor:
-    """The spatial LPIPS map, ``N x 1 x H x W`` (``lpips.LPIPS(spatial=True)``)."""
-    return _module(net, weights, lin_weights).spatial(x, y)
-
+    module = _module(net, weights, lin_weights)
+    return module.spatial(x, y) if spatial else module.per_image(x, y)
