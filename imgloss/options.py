@@ -103,6 +103,8 @@ OPTIONS: dict[str, Option] = _declare(
            config=False, metavar="NAME"),
     Option("ssim_convention", str, "imgloss", "Compute ssim as this library does (see 'imgloss metrics'); "
            "-m ssim:NAME for one column.", METRICS, choices=tuple(SSIM_CONVENTIONS), metavar="NAME"),
+    Option("breakdown", bool, False, "Also report each tap's weighted term of perceptual, style and lpips "
+           "(columns METRIC/TAP), in every format.", METRICS),
     # Input
     Option("resize", str, "none", "On size mismatch: none (error), candidate or reference (resize that side, "
            "antialiased).", INPUT, choices=RESIZE_MODES, metavar="SIDE"),
@@ -162,7 +164,8 @@ OPTIONS: dict[str, Option] = _declare(
 )
 
 #: Options the engine takes (the names of :class:`imgloss.engine.options.EngineOptions`' fields).
-ENGINE = ("device", "batch_size", "workers", "precision", "resize", "background", "max_pixels", "weights")
+ENGINE = ("device", "batch_size", "workers", "precision", "resize", "background", "max_pixels", "weights",
+          "breakdown")
 #: Options that choose and pair the inputs (:func:`imgloss.io.pair_inputs`).
 PAIRING = ("recursive", "glob", "ignore_extension")
 #: Options that split, resume or distribute a run (:mod:`imgloss.scale`).
@@ -171,7 +174,8 @@ _RUN = ("metric", *ENGINE, *PAIRING, "max_pixels", "config", "fmt", "output", "j
 #: The options of each command, in the order ``--help`` lists them.
 COMPARE = tuple(dict.fromkeys(("metric", "preset", "ssim_convention", *_RUN)))
 SCORE = tuple(name for name in COMPARE
-              if name not in ("preset", "ssim_convention", "resize", "ignore_extension", "precision", "weights"))
+              if name not in ("preset", "ssim_convention", "breakdown", "resize", "ignore_extension", "precision",
+                              "weights"))
 CHECK = tuple(dict.fromkeys(("max_limits", "min_limits", "fail_on_missing", "junit", "diff_dir", "heatmap_scale", "github",
                              "update_golden", "update_all", "from_results", "ssim_convention",
                              *(n for n in _RUN if n != "metric"))))

@@ -25,7 +25,7 @@ from imgloss.engine.loader import Decoded, PairDataset, identity, quiet_worker_c
 from imgloss.engine.options import EngineOptions
 from imgloss.errors import UsageError
 from imgloss.io import Pair
-from imgloss.metrics.feature_loss import FeatureLoss, run_feature_losses
+from imgloss.metrics.feature_loss import FeatureLoss, run_feature_losses, run_feature_terms
 from imgloss.metrics.registry import report_columns
 from imgloss.options import PRECISIONS
 from imgloss.results import PairResult
@@ -83,7 +83,7 @@ class Evaluator:
 
     def columns(self, with_reference: bool = True) -> dict[str, bool]:
         """Report columns in order, each with ``higher_is_better`` (see :func:`report_columns`)."""
-        return report_columns(self.options.metrics, with_reference)
+        return report_columns(self.options.metrics, with_reference, self.options.breakdown)
 
     # ---------------------------------------------------------------- one batch
 
@@ -105,11 +105,14 @@ class Evaluator:
             autocast = torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32)
             try:
                 with autocast:
-                    outputs = run_feature_losses(self._feature_losses, x, y)
+                    outputs = run_feature_terms(self._feature_losses, x, y)
             except ValueError as exc:
                 failures.append(f"{', '.join(r.column for r in self._feature)}: {exc}")
             else:
-                values.update({r.column: v for r, v in zip(self._feature, outputs)})
+                for request, terms in zip(self._feature, outputs):
+                    values[request.column] = terms.pop("total")
+                    if self.options.breakdown:
+                        values.update({f"{request.column}/{tap}": value for tap, value in terms.items()})
         return values, failures
 
     def _score(self, items: list[Decoded], device: torch.device) -> list[_Scored]:

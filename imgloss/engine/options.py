@@ -26,6 +26,7 @@ class EngineOptions:
     background: str = "white"
     max_pixels: int | None = None
     weights: str | Path | None = None
+    breakdown: bool = False
 
     def __post_init__(self) -> None:
         if not self.metrics:

@@ -47,8 +47,28 @@ class FeatureLoss(MetricLoss):
         """Per-image values (shape ``N``) from the taps of x and y."""
         raise NotImplementedError
 
+    def terms(self, fx: Features, fy: Features) -> dict[str, Tensor]:  # pragma: no cover - abstract
+        """Each tap's contribution (shape ``N``); they sum to :meth:`from_features`."""
+        raise NotImplementedError
+
     def per_image(self, x: Tensor, y: Tensor) -> Tensor:
         return run_feature_losses([self], x, y)[0]
+
+
+def _shared_features(losses: Sequence[FeatureLoss], x: Tensor, y: Tensor) -> list[tuple[Features, Features]]:
+    """The features of x and y each loss needs, one forward per network (losses with
+    equal :meth:`~FeatureLoss.network_key` share it)."""
+    check_pair(x, y)
+    results: list[tuple[Features, Features] | None] = [None] * len(losses)
+    groups: dict[tuple[str, str, str | None], list[int]] = {}
+    for index, loss in enumerate(losses):
+        groups.setdefault(loss.network_key(), []).append(index)
+    for (backbone, normalize, weights), members in groups.items():
+        taps = tuple(dict.fromkeys(tap for i in members for tap in losses[i].taps))
+        pair = extract_pair(x, y, backbone=backbone, taps=taps, normalize=normalize, weights=weights)
+        for i in members:
+            results[i] = pair
+    return results  # type: ignore[return-value]
 
 
 def run_feature_losses(losses: Sequence[FeatureLoss], x: Tensor, y: Tensor) -> list[Tensor]:
@@ -58,17 +78,19 @@ def run_feature_losses(losses: Sequence[FeatureLoss], x: Tensor, y: Tensor) -> l
     """
     if not losses:
         return []
-    check_pair(x, y)
-    results: list[Tensor | None] = [None] * len(losses)
-    groups: dict[tuple[str, str, str | None], list[int]] = {}
-    for index, loss in enumerate(losses):
-        groups.setdefault(loss.network_key(), []).append(index)
-    for (backbone, normalize, weights), members in groups.items():
-        taps = tuple(dict.fromkeys(tap for i in members for tap in losses[i].taps))
-        fx, fy = extract_pair(x, y, backbone=backbone, taps=taps, normalize=normalize, weights=weights)
-        for i in members:
-            results[i] = losses[i].from_features(fx, fy)
-    return results  # type: ignore[return-value]
+    return [loss.from_features(fx, fy) for loss, (fx, fy) in zip(losses, _shared_features(losses, x, y))]
+
+
+def run_feature_terms(losses: Sequence[FeatureLoss], x: Tensor, y: Tensor) -> list[dict[str, Tensor]]:
+    """As :func:`run_feature_losses`, each loss's per-tap terms (shape ``N``) plus
+    ``"total"``, their sum (the ``--breakdown`` of the CLI)."""
+    if not losses:
+        return []
+    out = []
+    for loss, (fx, fy) in zip(losses, _shared_features(losses, x, y)):
+        terms = loss.terms(fx, fy)
+        out.append({**terms, "total": _total(terms)})
+    return out
 
 
 def _total(terms: dict[str, Tensor]) -> Tensor:

@@ -303,12 +303,31 @@ def parse_metric_specs(
     return tuple(MetricSpec.parse(name, default_preset, variants) for name in dict.fromkeys(names))
 
 
-def report_columns(metrics: Sequence[MetricSpec], with_reference: bool = True) -> dict[str, bool]:
+def default_preset_name(metric: str) -> str:
+    """The preset a feature metric uses when none is named: ``default`` (``vgg`` for LPIPS)."""
+    presets = PRESETS[get_metric(metric).name]
+    return "default" if "default" in presets else next(iter(presets))
+
+
+def breakdown_columns(spec: MetricSpec) -> list[str]:
+    """``perceptual/relu1_1``, ...: one column per tap of a feature metric (none otherwise)."""
+    if spec.info.name not in PRESETS:
+        return []
+    preset = get_preset(spec.info.name, spec.preset or default_preset_name(spec.info.name))
+    return [f"{spec.column}/{tap}" for tap in preset.taps]
+
+
+def report_columns(
+    metrics: Sequence[MetricSpec], with_reference: bool = True, breakdown: bool = False
+) -> dict[str, bool]:
     """Report columns in order, each with ``higher_is_better``; a no-reference metric
-    such as TV adds its ``_ref`` column (the reference's value) beside the candidate's."""
+    such as TV adds its ``_ref`` column (the reference's value) beside the candidate's;
+    with ``breakdown``, each feature metric is followed by its per-tap terms."""
     columns: dict[str, bool] = {}
     for spec in metrics:
         columns[spec.column] = spec.info.higher_is_better
         if not spec.info.needs_reference and with_reference:
             columns[spec.reference_column] = spec.info.higher_is_better
+        if breakdown:
+            columns.update(dict.fromkeys(breakdown_columns(spec), spec.info.higher_is_better))
     return columns
