@@ -46,7 +46,9 @@ def test_json_and_table_carry_the_terms_and_without_the_flag_nothing(use_standin
     _, _, result = _run(tmp_path, "json", "--breakdown")
     report = json.loads(result.stdout)
     assert "lpips:alex/relu5" in report["summary"]["metrics"]
-    _, _, table = _run(tmp_path / "t", "table", "--breakdown") if (tmp_path / "t").mkdir() is None else (None, None, None)
+    for name in ("table", "plain"):
+        (tmp_path / name).mkdir()
+    _, _, table = _run(tmp_path / "table", "table", "--breakdown")
     assert "relu1_1" in table.stdout
-    _, _, plain = _run(tmp_path / "p", "csv") if (tmp_path / "p").mkdir() is None else (None, None, None)
+    _, _, plain = _run(tmp_path / "plain", "csv")
     assert "/relu" not in plain.stdout.splitlines()[0]
