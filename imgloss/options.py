@@ -122,6 +122,9 @@ OPTIONS: dict[str, Option] = _declare(
            config=False, metavar="FILE"),
     Option("json_inf", str, "string", "How JSON/JSONL write an infinite value (PSNR of identical images): string "
            "(\"inf\"), null, or large (±1.797e308, the largest float64).", OUTPUT, choices=JSON_INF),
+    Option("maps", Path, None, "Write each pair's map of every metric with one (charbonnier, mae, mse, psnr, ssim, "
+           "perceptual, lpips) to DIR as <pair>.<metric>.png, on fixed colour scales.", OUTPUT, config=False,
+           metavar="DIR"),
     Option("quiet", bool, False, "No progress or summary on stderr.", OUTPUT, flags=("--quiet", "-q"), config=False),
     # Performance
     Option("device", str, "auto", "auto, cpu, cuda, cuda:N or mps (auto: CUDA, then MPS, then CPU).", PERFORMANCE,
@@ -172,9 +175,9 @@ PAIRING = ("recursive", "glob", "ignore_extension")
 SCALE = ("shard", "resume")
 _RUN = ("metric", *ENGINE, *PAIRING, "max_pixels", "config", "fmt", "output", "json_inf", "quiet", *SCALE)
 #: The options of each command, in the order ``--help`` lists them.
-COMPARE = tuple(dict.fromkeys(("metric", "preset", "ssim_convention", *_RUN)))
+COMPARE = tuple(dict.fromkeys(("metric", "preset", "ssim_convention", *_RUN, "maps")))
 SCORE = tuple(name for name in COMPARE
-              if name not in ("preset", "ssim_convention", "breakdown", "resize", "ignore_extension", "precision",
+              if name not in ("preset", "ssim_convention", "breakdown", "maps", "resize", "ignore_extension", "precision",
                               "weights"))
 CHECK = tuple(dict.fromkeys(("max_limits", "min_limits", "fail_on_missing", "junit", "diff_dir", "heatmap_scale", "github",
                              "update_golden", "update_all", "from_results", "ssim_convention",

@@ -150,3 +150,33 @@ def execute(
     empty = not results and not (prepared.info.options.get("shard") or {}).get("pairs_total")
     failed = summary.failed or unmatched or empty
     return Outcome(results, summary, InputError.exit_code if failed else EXIT_OK, prepared.info.unmatched)
+
+
+def write_maps(
+    folder: Path, result: PairResult, metrics: Sequence[Any], options: Mapping[str, Any]
+) -> list[Path]:
+    """Write the map of each of ``metrics`` (MetricSpecs) that has one, for a scored
+    pair (:mod:`imgloss.metrics.maps`); the images are re-read as the engine read them
+    (the candidate resized to the reference when their sizes differ). Returns the files."""
+    from imgloss.io import match_channels, read_image, resize_to
+    from imgloss.metrics.maps import MAPPED, metric_map
+    from imgloss.report.maps import map_path, write_map
+
+    wanted = [spec for spec in metrics if spec.info.name in MAPPED]
+    if result.error is not None or result.reference is None or not wanted:
+        return []
+
+    def read(path: str) -> Any:
+        return read_image(path, background=options.get("background", "white"),
+                          max_pixels=options.get("max_pixels")).tensor
+
+    x, y = match_channels(read(result.reference), read(result.candidate))
+    y = resize_to(y, tuple(x.shape[-2:]))
+    written = []
+    for spec in wanted:
+        kind, values = metric_map(spec, x[None], y[None], options.get("weights"))
+        path = map_path(folder, result.key, spec.column)
+        write_map(path, values.double().cpu().numpy(), kind, f"{spec.column}: {Path(result.key).name}")
+        written.append(path)
+    return written
+
