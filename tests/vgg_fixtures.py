@@ -78,9 +78,12 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[object]]:
 
 @pytest.fixture
 def use_standin(monkeypatch: pytest.MonkeyPatch, standin_dir: Path) -> Path:
-    """Run on the stand-ins: IMGLOSS_WEIGHTS = their folder, unverified hashes allowed."""
+    """Run on the stand-ins: IMGLOSS_WEIGHTS = their folder, unverified hashes allowed.
+    The process-wide list of unverified files in use is the test's own (so later tests'
+    reports carry no stand-in warning)."""
     monkeypatch.setenv(weights.ENV_WEIGHTS, str(standin_dir))
     monkeypatch.setenv(weights.ENV_ALLOW_UNVERIFIED, "1")
+    monkeypatch.setattr(weights.store, "_unverified", set())
     return standin_dir
 
 
