@@ -5,7 +5,8 @@ function, one CPU each), scoring in an actor pool of the same :class:`Evaluator`
 model load per actor; one GPU per actor when the cluster has GPUs and ``--device`` is
 not ``cpu``). Results stream back in input order (``preserve_order``) to the same
 writers as a local run, and equal its values (the same code scores the same decoded
-tensors). Paths must be readable on every node (a shared file system).
+tensors). Paths must be readable on every node (a shared file system); relative paths
+are made absolute against the driver's working folder.
 
 The driver builds one CPU evaluator first, so that bad options and missing weights fail
 before Ray starts any work. Joins ``--address`` (``auto``: the running cluster), else a
@@ -78,17 +79,18 @@ def _connect(ray: Any, address: str | None) -> bool:
 
 
 def _decode(batch: dict[str, np.ndarray], options: EngineOptions) -> dict[str, np.ndarray]:
-    """A decoding task: each pair's tensors (or why it failed), pickled."""
-    pairs = _pairs(batch)
-    dataset = PairDataset(pairs, options)
-    payload = [pickle.dumps(dataset[i]) for i in range(len(pairs))]
+    """A decoding task: each pair's tensors (or why it failed), pickled. Files are read
+    by their absolute paths (any node's working folder), reported as the user gave them."""
+    reading = _pairs(batch, "absolute_")
+    dataset = PairDataset(reading, options)
+    payload = [pickle.dumps(dataset[i]) for i in range(len(reading))]
     return {**batch, "payload": np.array(payload, dtype=object)}
 
 
-def _pairs(batch: dict[str, np.ndarray]) -> list[Pair]:
+def _pairs(batch: dict[str, np.ndarray], prefix: str = "") -> list[Pair]:
     return [
         Pair(None if ref is None else Path(ref), Path(cand), str(key))
-        for ref, cand, key in zip(batch["reference"], batch["candidate"], batch["key"])
+        for ref, cand, key in zip(batch[prefix + "reference"], batch[prefix + "candidate"], batch["key"])
     ]
 
 
@@ -161,8 +163,9 @@ class RayEvaluator:
         context.execution_options.preserve_order = True
         context.enable_progress_bars = False
         rows = [
-            {"index": i, "reference": None if p.reference is None else str(p.reference), "candidate": str(p.candidate),
-             "key": p.key}
+            {"index": i, "key": p.key, "reference": None if p.reference is None else str(p.reference),
+             "candidate": str(p.candidate), "absolute_reference": None if p.reference is None else str(p.reference.absolute()),
+             "absolute_candidate": str(p.candidate.absolute())}
             for i, p in enumerate(pairs)
         ]
         dataset = data.from_items(rows)
