@@ -27,6 +27,8 @@ FORMATS = ("table", "csv", "json", "jsonl")
 HEATMAP_SCALES = ("fixed", "auto")
 #: ``--json-inf``: how JSON writes an infinite value (PSNR of identical images).
 JSON_INF = ("string", "null", "large")
+#: ``--backend``: score in this process, or on a Ray cluster.
+BACKENDS = ("local", "ray")
 
 _KINDS = {str: "a string", int: "an integer", bool: "true or false", Path: "a path"}
 
@@ -141,6 +143,10 @@ OPTIONS: dict[str, Option] = _declare(
     Option("resume", Path, None, "Append each scored pair to FILE.jsonl (fsynced every few seconds) and skip the "
            "pairs already there: rerun the same command after a crash or pre-emption.", SCALE_PANEL,
            config=False, metavar="FILE"),
+    Option("backend", str, "local", "Score here (local) or on a Ray cluster (ray; needs the imgloss[ray] extra and "
+           "paths every node can read).", SCALE_PANEL, choices=BACKENDS),
+    Option("address", str, None, "Ray cluster to join with --backend ray (auto: the running one; default: start "
+           "one here).", SCALE_PANEL, metavar="ADDRESS"),
     # Weights
     Option("weights", Path, None, "VGG weights file or folder (else IMGLOSS_WEIGHTS, torch hub cache, imgloss "
            "cache).", WEIGHTS, relative=True, metavar="PATH"),
@@ -172,7 +178,7 @@ ENGINE = ("device", "batch_size", "workers", "precision", "resize", "background"
 #: Options that choose and pair the inputs (:func:`imgloss.io.pair_inputs`).
 PAIRING = ("recursive", "glob", "ignore_extension")
 #: Options that split, resume or distribute a run (:mod:`imgloss.scale`).
-SCALE = ("shard", "resume")
+SCALE = ("shard", "resume", "backend", "address")
 _RUN = ("metric", *ENGINE, *PAIRING, "max_pixels", "config", "fmt", "output", "json_inf", "quiet", *SCALE)
 #: The options of each command, in the order ``--help`` lists them.
 COMPARE = tuple(dict.fromkeys(("metric", "preset", "ssim_convention", *_RUN, "maps")))

@@ -93,13 +93,20 @@ def prepare(request: ScoreRequest, default_metrics: Sequence[str]) -> Prepared:
         pairing = pair_inputs(request.reference, request.candidate, **pairing_options)
     pairing, scope = restrict(pairing, shard, request.reference, request.candidate)
     engine_options = EngineOptions(metrics=metrics, **{name: options[name] for name in ENGINE})
-    evaluator = Evaluator(engine_options)
+    if options["backend"] == "ray":
+        from imgloss.scale.ray_runner import RayEvaluator
+
+        evaluator: Any = RayEvaluator(engine_options, options["address"])
+        device = evaluator.description
+    else:
+        evaluator = Evaluator(engine_options)
+        device = describe_device(evaluator.device)
     higher = evaluator.columns(with_reference=request.reference is not None)
     shown = {name: options[name] for name in (*ENGINE, *PAIRING) if name not in _NOT_REPORTED}
     info = RunInfo(
         columns=list(higher),
         higher_is_better=higher,
-        device=describe_device(evaluator.device),
+        device=device,
         options={
             "metrics": [m.column for m in metrics],
             "preset": request.preset,

@@ -101,6 +101,9 @@ def test_check_shards_merge_to_the_full_check_and_check_from_judges_them(run, tm
                     tmp_path / "merged.json", "-q")
     assert merged.exit_code == full.exit_code == 3  # the unreadable pair wins over failures
     assert without_timing(load_json(tmp_path / "merged.json")) == without_timing(load_json(tmp_path / "full.json"))
+    full_csv = invoke("check", ref, cand, *common[:-1], "csv")
+    merged_csv = invoke("merge", *(tmp_path / f"c{i}.json" for i in (1, 2, 3)), "--format", "csv", "-q")
+    assert merged_csv.stdout == full_csv.stdout and "status,failed_thresholds" in merged_csv.stdout
     again = invoke("check", "--from", tmp_path / "merged.json", *common, "-o", tmp_path / "again.json")
     assert again.exit_code == 3
     assert without_timing(load_json(tmp_path / "again.json")) == without_timing(load_json(tmp_path / "full.json"))

@@ -14,7 +14,7 @@ import os
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import torch
 from torch import Tensor
@@ -162,10 +162,14 @@ class Evaluator:
             limit = min(_MAX_AUTO_BATCH, _CPU_BATCH_PIXELS // (shape[-1] * shape[-2]))
         return int(max(1, min(limit, free // 4 // max(per_pair, 1))))
 
-    def run(self, pairs: Sequence[Pair]) -> Iterator[PairResult]:
-        """Score ``pairs``; yields one :class:`PairResult` per pair, in input order."""
+    def run(self, pairs: Sequence[Pair], decoded: Iterable[Decoded] | None = None) -> Iterator[PairResult]:
+        """Score ``pairs``; yields one :class:`PairResult` per pair, in input order.
+
+        ``decoded``: the pairs already decoded elsewhere (one item per pair, ``index``
+        into ``pairs``; the Ray runner's CPU tasks), in place of the DataLoader."""
         started = time.perf_counter()
         workers = default_workers(len(pairs), self.device) if self.options.workers is None else self.options.workers
+        workers = 0 if decoded is not None else workers
         with quiet_worker_count():
             loader = DataLoader(
                 PairDataset(pairs, self.options),
@@ -193,7 +197,7 @@ class Evaluator:
 
         with cpu_threads_beside(workers, self.device):
             with quiet_worker_count():
-                iterator = iter(loader)
+                iterator = iter(loader) if decoded is None else iter(decoded)
             while True:
                 tick = time.perf_counter()
                 item = next(iterator, None)
