@@ -114,6 +114,8 @@ OPTIONS: dict[str, Option] = _declare(
     Option("recursive", bool, True, "Descend into subfolders.", INPUT, negatable=True),
     Option("glob", str, None, "Only files whose relative path matches (e.g. '*.png').", INPUT, metavar="PATTERN"),
     Option("ignore_extension", bool, False, "Pair a/x.png with b/x.jpg.", INPUT),
+    Option("strict", bool, False, "Refuse every conversion (gray->RGB, palette, ICC profile not applied, first "
+           "frame, alpha, CMYK, resize, ...): such a pair becomes an error row instead of a note.", INPUT),
     Option("max_pixels", int, None, "Raise Pillow's decompression-bomb limit to N pixels.", INPUT, minimum=1,
            metavar="N"),
     Option("config", Path, None, "Read [tool.imgloss] from FILE instead of the nearest pyproject.toml.", INPUT,
@@ -174,7 +176,7 @@ OPTIONS: dict[str, Option] = _declare(
 
 #: Options the engine takes (the names of :class:`imgloss.engine.options.EngineOptions`' fields).
 ENGINE = ("device", "batch_size", "workers", "precision", "resize", "background", "max_pixels", "weights",
-          "breakdown")
+          "breakdown", "strict")
 #: Options that choose and pair the inputs (:func:`imgloss.io.pair_inputs`).
 PAIRING = ("recursive", "glob", "ignore_extension")
 #: Options that split, resume or distribute a run (:mod:`imgloss.scale`).

@@ -83,6 +83,7 @@ def test_failed_swap_restores_the_old_folder(folders, monkeypatch) -> None:
         real_rename(source, target)
 
     monkeypatch.setattr(golden_module.os, "rename", second_rename_fails)
+    monkeypatch.setattr(golden_module, "_exchange", lambda a, b: False)  # the journal path
     with pytest.raises(InputError, match="busy"):
         replace_tree(golden, plan(golden, cand, pair_inputs(golden, cand)))
     assert snapshot(golden) == before and leftovers(golden.parent) == []

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import sys
+
 import typer
 
 from imgloss._version import __version__
@@ -15,6 +17,8 @@ from imgloss.cli.compare import COMPARE_EPILOG, SCORE_EPILOG, compare, score
 from imgloss.cli.check import CHECK_EPILOG, check, report
 from imgloss.cli.merge import MERGE_EPILOG, merge
 from imgloss.cli.demo import demo
+from imgloss.cli.console import stop
+from imgloss.signals import Stopped, install
 from imgloss.cli.weights import app as weights_app
 
 app = typer.Typer(
@@ -94,5 +98,10 @@ def main_options(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: SIGINT/SIGTERM at any moment (even while torch loads)
+    end with one line and exit 130/143, never a traceback."""
+    install()
+    try:
+        app()
+    except Stopped as exc:
+        sys.exit(stop(exc))

@@ -41,7 +41,7 @@ Limits are in each metric's own direction: --max for lower-is-better metrics (ch
 
 Settings not given here come from \\[tool.imgloss] in the nearest pyproject.toml: keys as these options (batch-size, fail-on-missing, ...), limits in \\[tool.imgloss.max] and \\[tool.imgloss.min], per-folder limits in \\[\\[tool.imgloss.overrides]] (glob, max, min).
 
-Exit codes: 0 all passed, 1 a threshold failed, 2 usage or config error, 3 some inputs unreadable or missing (wins over 1), 4 VGG weights missing."""
+Exit codes: 0 all passed, 1 a threshold failed, 2 usage or config error, 3 some inputs unreadable or missing (wins over 1), 4 VGG weights missing, 5 an output could not be written (results kept elsewhere, named on stderr), 130/143 interrupted."""
 
 @takes(CHECK)
 def check(
@@ -75,11 +75,15 @@ def _unpaired(pairing: Pairing) -> Unpaired:
 def _run_check(golden: Path, candidate: Path, settings: dict[str, Any], config: Config) -> int:
     """Body of ``check``: score, judge, write, update; the exit code."""
     from imgloss import run
+    from imgloss.errors import OutputError
     from imgloss.gate.junit import write_junit
     from imgloss.gate.verdicts import exit_code, junit_cases
 
+    from imgloss.gate.golden import recover
+
     thresholds = _thresholds(settings["max_limits"] or [], settings["min_limits"] or [], config)
     _check_destinations(settings)
+    recover(golden)  # a killed --update-golden is completed or rolled back first
     if settings["from_results"] is not None:
         from imgloss.scale.replay import stored_run
 
@@ -105,16 +109,26 @@ def _run_check(golden: Path, candidate: Path, settings: dict[str, Any], config: 
     outcome, seconds = _score(prepared, thresholds, unpaired, settings)
     if not prepared.pairs:
         error_line(f"no image pairs found in {golden} and {candidate}")
+    failures = [] if outcome.output_error is None else [outcome.output_error]
     if settings["junit"] is not None:
         roots = (golden if golden.is_dir() else golden.parent, candidate if candidate.is_dir() else candidate.parent)
         cases = junit_cases(outcome.results, unpaired, fail_on_missing, roots, seconds)
-        write_junit(settings["junit"], "imgloss check", cases, outcome.summary.seconds,
-                    junit_properties(prepared.info, thresholds), started)
+        try:
+            write_junit(settings["junit"], "imgloss check", cases, outcome.summary.seconds,
+                        junit_properties(prepared.info, thresholds), started)
+        except OutputError as exc:
+            failures.append(exc)
     _github(settings["github"], outcome.results, prepared.info, unpaired, fail_on_missing)
     if settings["update_golden"]:
-        return _update_golden(golden, candidate, prepared.pairing, outcome.results, unpaired, fail_on_missing,
+        code = _update_golden(golden, candidate, prepared.pairing, outcome.results, unpaired, fail_on_missing,
                               settings["update_all"])
-    return exit_code(outcome.results, unpaired, fail_on_missing)
+    else:
+        code = exit_code(outcome.results, unpaired, fail_on_missing)
+    for failure in failures[:-1]:
+        error_line(str(failure))
+    if failures:
+        raise failures[-1]
+    return code
 
 
 
@@ -157,10 +171,10 @@ def _check_destinations(settings: dict[str, Any]) -> None:
     """Fail before any work when the JUnit file or the diff folder cannot be written
     (``-o`` is checked by :func:`run.prepare`)."""
     from imgloss.errors import UsageError
-    from imgloss.report.output import check_writable
+    from imgloss.report.output import check_destination
 
     if settings["junit"] is not None:
-        check_writable(settings["junit"])
+        check_destination(settings["junit"], "--junit")
     diff_dir = settings["diff_dir"]
     if diff_dir is not None:
         existing = next(folder for folder in (diff_dir, *diff_dir.parents) if folder.exists())
@@ -181,6 +195,8 @@ def _announce(info: RunInfo, thresholds: ThresholdSet, unpaired: Unpaired, fail_
             error_line(f"{path}: golden file has no candidate", "warning")
     for path in unpaired.extra:
         error_line(f"{path}: candidate has no golden file (not checked)", "warning")
+    for path in info.unsupported:
+        error_line(f"{path}: not a supported image type (not checked)", "warning")
 
 
 def junit_properties(info: RunInfo, thresholds: ThresholdSet) -> dict[str, str]:
@@ -276,13 +292,12 @@ def report(ctx: typer.Context, results: Results, **options: Any) -> None:
         results = Path(results)
         from imgloss.errors import InputError
         from imgloss.report.html import build_page, copy_file, load_results
-        from imgloss.report.output import atomic_write_bytes, check_writable
+        from imgloss.report.output import check_destination, deliver
 
-        if output is not None:
-            check_writable(output)
+        check_destination(output)
         document = load_results(results)
         if output is None:
-            typer.echo(build_page(document, base=results.parent).html, nl=False)
+            deliver(None, build_page(document, base=results.parent).html.encode("utf-8", "replace"))
             return
         page = build_page(document, base=results.parent, folder=f"{output.stem}_files")
         for target, source in page.files.items():
@@ -290,4 +305,4 @@ def report(ctx: typer.Context, results: Results, **options: Any) -> None:
                 copy_file(source, output.parent / target)
             except OSError as exc:
                 raise InputError(source, f"cannot copy into the report's folder ({exc})") from None
-        atomic_write_bytes(output, page.html.encode("utf-8"))
+        deliver(output, page.html.encode("utf-8", "replace"))

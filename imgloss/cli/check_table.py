@@ -7,6 +7,7 @@ from rich.console import Console
 from rich.text import Text
 
 from imgloss.gate.verdicts import ERROR, FAIL, PASS, STATUS_ORDER, Unpaired, counts_line, status
+from imgloss.report.names import display
 from imgloss.report.summary import RunInfo, Summary, format_value
 from imgloss.report.table import Cell, Column, TableWriter, column_header, print_fitted, render_notes, render_summary
 
@@ -23,7 +24,7 @@ class CheckTableWriter(TableWriter):
         ordered = sorted(self.results, key=lambda r: STATUS_ORDER[status(r)])
         columns = [
             Column("status", "fixed", [Text(status(r).upper(), style=style[status(r)]) for r in ordered]),
-            Column("pair", "name", [r.key for r in ordered]),
+            Column("pair", "name", [display(r.key) for r in ordered]),
         ]
         for column in self.info.columns:
             cells: list[Cell] = [
@@ -32,7 +33,7 @@ class CheckTableWriter(TableWriter):
                 for r in ordered
             ]
             columns.append(Column(column_header(column, self.info.higher_is_better[column]), "number", cells))
-        columns.append(Column("failed thresholds / error", "text", [r.extra["check"]["message"] for r in ordered]))
+        columns.append(Column("failed thresholds / error", "text", [display(r.extra["check"]["message"]) for r in ordered]))
         print_fitted(console, columns)
         render_notes(console, self.results)
         render_summary(console, self.info, summary)

@@ -26,7 +26,7 @@ COMPARE_EPILOG = """[bold]Examples[/]
 
   imgloss compare refs/ outputs/ -m perceptual:johnson --device cuda --precision fp16
 
-Exit codes: 0 all scored, 2 usage, 3 some inputs unreadable or unmatched, 4 VGG weights missing."""
+Exit codes: 0 all scored, 2 usage, 3 some inputs unreadable or unmatched, 4 VGG weights missing, 5 an output could not be written (results kept elsewhere, named on stderr), 130/143 interrupted."""
 
 SCORE_EPILOG = "[bold]Example[/]\n\n  imgloss score outputs/ -m tv --format csv"
 
@@ -83,6 +83,8 @@ def run_scoring(
         prepared = run.prepare(request, default_metrics or DEFAULT_METRICS)
         for path in prepared.info.unmatched:
             error_line(f"{path}: no matching file on the other side (unmatched)", "warning")
+        for path in prepared.info.unsupported:
+            error_line(f"{path}: not a supported image type, not compared (unmatched)", "warning")
         fmt, quiet = values["fmt"], values["quiet"]
         writer = make_writer(fmt, prepared.info, request.output, values["json_inf"])
         with progress_bar(len(prepared.pairs), quiet) as advance:
@@ -107,4 +109,6 @@ def run_scoring(
             error_line("no image pairs found")
         if fmt != "table" and not quiet:
             render_summary(stderr, prepared.info, outcome.summary)
+        if outcome.output_error is not None:
+            raise outcome.output_error
         return outcome.exit_code

@@ -15,27 +15,43 @@ from typing import Callable, Iterator
 import typer
 from rich.console import Console
 
-from imgloss.errors import ImglossError
+from imgloss.errors import ImglossError, WeightsError
+from imgloss.report.output import remove_temps
+from imgloss.signals import Stopped, stop_on_signals, stopped_message
+from imgloss.report.names import display
 
 stderr = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def error_line(message: str, kind: str = "error") -> None:
-    """One line on stderr: ``imgloss: error: ...``."""
-    stderr.print(f"imgloss: {kind}: {message}", markup=False)
+def error_line(message: str, kind: str = "error", lines: bool = False) -> None:
+    """One line on stderr: ``imgloss: error: ...``, with control characters and
+    undecodable bytes escaped (a file name never reaches the terminal raw, nor breaks the
+    line). ``lines``: a message written on several lines by design keeps its line breaks."""
+    shown = "\n".join(map(display, message.split("\n"))) if lines else display(message)
+    stderr.print(f"imgloss: {kind}: {shown}", markup=False)
 
 
 @contextmanager
 def expected_failures() -> Iterator[None]:
-    """Turn ImglossError into its one-line message and exit code (no traceback)."""
+    """Turn ImglossError into its one-line message and exit code (no traceback); SIGINT
+    and SIGTERM (:mod:`imgloss.signals`) into ``interrupted`` / ``terminated`` and exit
+    130 / 143, with every temp file removed."""
     try:
-        yield
+        with stop_on_signals():
+            yield
     except ImglossError as exc:
-        error_line(str(exc))
+        error_line(str(exc), lines=isinstance(exc, WeightsError))
         raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt:
-        error_line("interrupted")
-        raise typer.Exit(130) from None
+    except (Stopped, KeyboardInterrupt) as exc:
+        raise typer.Exit(stop(exc)) from None
+
+
+def stop(exc: BaseException) -> int:
+    """Clean up after SIGINT/SIGTERM: temp files removed, one line; the exit code."""
+    remove_temps()
+    message, code = stopped_message(exc)
+    error_line(message)
+    return code
 
 
 #: Seconds between progress lines when stderr is not a terminal.

@@ -39,7 +39,7 @@ def _merge(parts: list[Path], values: dict[str, Any]) -> int:
     from imgloss import run
     from imgloss.errors import UsageError
     from imgloss.gate.verdicts import CSV_COLUMNS, Unpaired, exit_code
-    from imgloss.report.output import check_writable
+    from imgloss.report.output import check_destination
     from imgloss.report.table import render_summary
     from imgloss.report.writers import make_writer
     from imgloss.scale.merge import merge_parts
@@ -47,7 +47,7 @@ def _merge(parts: list[Path], values: dict[str, Any]) -> int:
 
     output, fmt = values["output"], values["fmt"]
     if output is not None:
-        check_writable(output)
+        check_destination(output)
         if any(output.resolve() == part.resolve() for part in parts):
             raise UsageError(f"-o {output} is one of the parts: give another file name")
     merged = merge_parts(parts)
@@ -61,6 +61,8 @@ def _merge(parts: list[Path], values: dict[str, Any]) -> int:
     outcome = run.execute(prepared, writer)
     if fmt != "table" and not values["quiet"]:
         render_summary(stderr, prepared.info, outcome.summary)
+    if outcome.output_error is not None:
+        raise outcome.output_error
     if judged:
         unpaired = Unpaired(tuple(check.get("missing") or ()), tuple(check.get("extra") or ()))
         return exit_code(outcome.results, unpaired, bool(check.get("fail_on_missing")))

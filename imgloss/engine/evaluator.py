@@ -21,7 +21,8 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 
 from imgloss.engine.device import cpu_threads_beside, default_workers, exact_fp32, out_of_memory, resolve_device, to_device
-from imgloss.engine.loader import Decoded, PairDataset, identity, quiet_worker_count, worker_init
+from imgloss.engine.loader import Decoded, PairDataset, identity, quiet_worker_count
+from imgloss.engine.workers import WorkerSlots, decoded_pairs, worker_init
 from imgloss.engine.options import EngineOptions
 from imgloss.errors import UsageError
 from imgloss.io import Pair
@@ -170,15 +171,24 @@ class Evaluator:
         started = time.perf_counter()
         workers = default_workers(len(pairs), self.device) if self.options.workers is None else self.options.workers
         workers = 0 if decoded is not None else workers
-        with quiet_worker_count():
-            loader = DataLoader(
-                PairDataset(pairs, self.options),
-                batch_size=None,
-                num_workers=workers,
-                worker_init_fn=worker_init if workers else None,
-                prefetch_factor=4 if workers else None,
-                collate_fn=identity,
-            )
+        slots = WorkerSlots(workers)
+        dataset = PairDataset(pairs, self.options, slots)
+
+        def loader(indices: Sequence[int], workers: int) -> Iterator[Decoded]:
+            with quiet_worker_count():
+                return iter(DataLoader(
+                    dataset,
+                    batch_size=None,
+                    sampler=indices,
+                    num_workers=workers,
+                    worker_init_fn=worker_init if workers else None,
+                    prefetch_factor=4 if workers else None,
+                    collate_fn=identity,
+                ))
+
+        def died(index: int, reason: str) -> Decoded:
+            return Decoded(index, error=f"{pairs[index].candidate}: {reason} while decoding this pair "
+                                        "(the run went on with a fresh worker)")
         buckets: OrderedDict[tuple[Any, ...], list[Decoded]] = OrderedDict()
         limits: dict[tuple[Any, ...], int] = {}  # batch size per image size, sized once per run
         done: dict[int, PairResult] = {}
@@ -196,11 +206,10 @@ class Evaluator:
                 done[item.index] = _result(pair, item, outcome)
 
         with cpu_threads_beside(workers, self.device):
-            with quiet_worker_count():
-                iterator = iter(loader) if decoded is None else iter(decoded)
+            items = iter(decoded) if decoded is not None else decoded_pairs(range(len(pairs)), workers, loader, slots, died)
             while True:
                 tick = time.perf_counter()
-                item = next(iterator, None)
+                item = next(items, None)
                 self.stats.wait_seconds += time.perf_counter() - tick
                 if item is None:
                     break

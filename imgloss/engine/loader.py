@@ -8,13 +8,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
-import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
 from imgloss.engine.options import EngineOptions
 from imgloss.errors import InputError
+from imgloss.engine.workers import WorkerSlots
 from imgloss.io import LoadedImage, Pair, match_channels, read_image, resize_to
+from imgloss.io.conversions import conversions, image_notes
 
 
 
@@ -33,9 +34,10 @@ class Decoded:
 class PairDataset(Dataset):
     """Decodes pair ``i`` (runs inside DataLoader workers)."""
 
-    def __init__(self, pairs: Sequence[Pair], options: EngineOptions) -> None:
+    def __init__(self, pairs: Sequence[Pair], options: EngineOptions, slots: WorkerSlots | None = None) -> None:
         self.pairs = pairs
         self.options = options
+        self.slots = slots
 
     def __len__(self) -> int:
         return len(self.pairs)
@@ -44,21 +46,37 @@ class PairDataset(Dataset):
         return read_image(path, background=self.options.background, max_pixels=self.options.max_pixels)
 
     def __getitem__(self, index: int) -> Decoded:
+        if self.slots is None:
+            return self._decode(index)
+        with self.slots.decoding(index):  # a worker that dies here is blamed for this pair only
+            return self._decode(index)
+
+    def _decode(self, index: int) -> Decoded:
         pair = self.pairs[index]
         try:
             y = self._read(pair.candidate)
             if pair.reference is None:
-                return Decoded(index, None, y.tensor, y.notes)
+                notes = (*y.notes, *image_notes(y.mode, y.icc_profile, y.tensor.shape[0], None))
+                return self._checked(Decoded(index, None, y.tensor, notes), pair)
             x = self._read(pair.reference)
-            return Decoded(index, *self._align(pair, x, y))
+            return self._checked(Decoded(index, *self._align(pair, x, y)), pair)
         except InputError as exc:
             return Decoded(index, error=str(exc))
         except Exception as exc:  # a pair must never stop the run
             return Decoded(index, error=f"{pair.candidate}: cannot decode: {type(exc).__name__}: {exc}")
 
+    def _checked(self, item: Decoded, pair: Pair) -> Decoded:
+        """Under ``--strict``, a pair whose comparison needed a conversion is an error row."""
+        refused = conversions(item.notes) if self.options.strict else []
+        if refused:
+            return Decoded(item.index, error=str(InputError(pair.candidate, f"--strict: {'; '.join(refused)}")))
+        return item
+
     def _align(self, pair: Pair, x: LoadedImage, y: LoadedImage) -> tuple[Tensor, Tensor, tuple[str, ...]]:
-        """Match channels (gray -> RGB) and sizes (error, or resize one side)."""
-        notes = [f"reference: {n}" for n in x.notes] + [f"candidate: {n}" for n in y.notes]
+        """Match channels (gray -> RGB) and sizes (error, or resize one side), noting each conversion."""
+        cx, cy = x.tensor.shape[0], y.tensor.shape[0]
+        notes = [f"reference: {n}" for n in (*x.notes, *image_notes(x.mode, x.icc_profile, cx, cy))]
+        notes += [f"candidate: {n}" for n in (*y.notes, *image_notes(y.mode, y.icc_profile, cy, cx))]
         xt, yt = match_channels(x.tensor, y.tensor)
         (_, hx, wx), (_, hy, wy) = xt.shape, yt.shape
         if (hx, wx) != (hy, wy):
@@ -83,11 +101,6 @@ def quiet_worker_count() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="This DataLoader will create")
         yield
-
-
-def worker_init(_: int) -> None:
-    """Decoding workers use one thread each; the main process keeps the rest."""
-    torch.set_num_threads(1)
 
 
 def identity(item: Decoded) -> Decoded:

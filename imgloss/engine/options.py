@@ -27,6 +27,7 @@ class EngineOptions:
     max_pixels: int | None = None
     weights: str | Path | None = None
     breakdown: bool = False
+    strict: bool = False
 
     def __post_init__(self) -> None:
         if not self.metrics:

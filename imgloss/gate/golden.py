@@ -12,15 +12,19 @@ exactly as it was. No torch here.
 """
 from __future__ import annotations
 
+import ctypes
+import errno
+import ctypes.util
+import json
 import os
 import shutil
-import tempfile
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Sequence
 
 from imgloss.errors import InputError
-from imgloss.report.output import atomic_write
+from imgloss.report.output import atomic_write, atomic_write_bytes, glob_escape, pid_alive, remove_stale_temps
 
 if TYPE_CHECKING:
     from imgloss.io import Pairing
@@ -72,7 +76,9 @@ def replace_tree(golden: Path, updates: Sequence[Update]) -> None:
 
     ``golden`` is resolved first, so ``.`` or a symbolic link stages beside the real folder."""
     golden = golden.resolve()
-    stage = Path(tempfile.mkdtemp(prefix=f".{golden.name}.", suffix=".imgloss-update", dir=golden.parent))
+    recover(golden)
+    stage = golden.parent / f".{golden.name}.{os.getpid()}.imgloss-update"
+    stage.mkdir(mode=0o700)
     try:
         fresh = stage / "new"
         try:
@@ -92,10 +98,69 @@ def replace_tree(golden: Path, updates: Sequence[Update]) -> None:
 
 
 def _swap(golden: Path, fresh: Path, old: Path) -> None:
-    """Move ``golden`` to ``old`` and ``fresh`` to ``golden``; undo the first on failure."""
+    """Make ``fresh`` the folder ``golden`` (the old one ends at ``fresh`` or ``old``)."""
+    if _exchange(fresh, golden):
+        return
+    journal = _journal(golden)
+    atomic_write_bytes(journal, json.dumps({"fresh": str(fresh), "old": str(old)}).encode())
     os.rename(golden, old)
     try:
         os.rename(fresh, golden)
     except BaseException:
         os.rename(old, golden)
+        journal.unlink()
         raise
+    journal.unlink()
+
+
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths in one atomic step (Linux ``renameat2``); False where impossible."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False  # the file system cannot: the journal does it
+    raise OSError(code, os.strerror(code), str(b))
+
+
+def _journal(golden: Path) -> Path:
+    return golden.parent / f".{golden.name}.imgloss-journal"
+
+
+def recover(golden: Path) -> None:
+    """Finish what a killed ``--update-golden`` left beside ``golden``: a swap recorded in
+    the journal is completed (the new folder was whole before it started) or, if the
+    golden folder was never moved, rolled back; stages of dead runs are deleted."""
+    golden = golden.resolve()
+    journal = _journal(golden)
+    remove_stale_temps(journal)
+    if journal.exists():
+        try:
+            record = json.loads(journal.read_text())
+            fresh, old = Path(record["fresh"]), Path(record["old"])
+        except (OSError, ValueError, KeyError, TypeError):
+            raise InputError(journal, "unreadable update journal: check the golden folder by hand, then delete it") from None
+        try:
+            if not golden.exists() and fresh.is_dir():
+                os.rename(fresh, golden)  # the old folder was moved away: finish the swap
+            elif not golden.exists() and old.is_dir():
+                os.rename(old, golden)
+            journal.unlink()
+        except OSError as exc:
+            raise InputError(golden, f"cannot finish the interrupted golden update ({exc}); see {journal}") from None
+    for stage in golden.parent.glob(f".{glob_escape(golden.name)}.*.imgloss-update"):
+        pid = stage.name[len(golden.name) + 2 : -len(".imgloss-update")]
+        if pid.isdigit() and not pid_alive(int(pid)):
+            shutil.rmtree(stage, ignore_errors=True)

@@ -1,4 +1,4 @@
-"""JUnit XML for CI systems: one ``<testcase>`` per checked pair, written atomically.
+r"""JUnit XML for CI systems: one ``<testcase>`` per checked pair, written atomically.
 
 The document is the common Jenkins/GitHub/GitLab dialect: a ``<testsuites>`` root
 holding one ``<testsuite>`` with ``tests``, ``failures``, ``errors``, ``skipped``,
@@ -8,7 +8,12 @@ paths relative to the compared folders. Each case has its measured ``time`` and 
 most one ``<failure>`` (a threshold broken), ``<error>`` (the pair could not be
 checked) or ``<skipped>`` child, whose ``message`` attribute is the one-line reason
 and whose text may hold details; a case with a file to show (a heatmap) carries
-GitLab's ``[[ATTACHMENT|path]]`` line in its ``<system-out>``. No torch here.
+GitLab's ``[[ATTACHMENT|path]]`` line in its ``<system-out>``.
+The document is always well-formed XML 1.0: case names are in the reversible escaped
+form of :func:`imgloss.report.names.escape` (undecodable bytes and control characters
+as ``\xNN``, ``\`` doubled); messages, details, properties and attachments have
+their control characters escaped. It is written through
+:func:`imgloss.report.output.deliver`. No torch here.
 """
 from __future__ import annotations
 
@@ -19,7 +24,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal, Mapping, Sequence
 
-from imgloss.report.output import atomic_write_bytes
+from imgloss.report.names import display, escape
+from imgloss.report.output import deliver
 
 Outcome = Literal["passed", "failure", "error", "skipped"]
 
@@ -62,16 +68,17 @@ def junit_xml(
     if properties:
         block = ET.SubElement(testsuite, "properties")
         for name, value in properties.items():
-            ET.SubElement(block, "property", {"name": name, "value": value})
+            ET.SubElement(block, "property", {"name": display(name), "value": display(value)})
     for case in cases:
         element = ET.SubElement(
-            testsuite, "testcase", {"name": case.name, "classname": case.classname, "time": f"{case.seconds:.3f}"}
+            testsuite, "testcase",
+            {"name": escape(case.name), "classname": escape(case.classname), "time": f"{case.seconds:.3f}"},
         )
         if case.outcome != "passed":
-            child = ET.SubElement(element, case.outcome, {"message": case.message})
-            child.text = case.details or None
+            child = ET.SubElement(element, case.outcome, {"message": display(case.message)})
+            child.text = "\n".join(map(display, case.details.split("\n"))) or None
         if case.attachments:
-            ET.SubElement(element, "system-out").text = "\n".join(f"[[ATTACHMENT|{a}]]" for a in case.attachments)
+            ET.SubElement(element, "system-out").text = "\n".join(f"[[ATTACHMENT|{display(a)}]]" for a in case.attachments)
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
 
@@ -84,5 +91,6 @@ def write_junit(
     properties: Mapping[str, str] | None = None,
     timestamp: datetime | None = None,
 ) -> None:
-    """Write :func:`junit_xml` to ``path`` atomically (temp file, then rename)."""
-    atomic_write_bytes(path, junit_xml(suite, cases, seconds, properties, timestamp))
+    """Write :func:`junit_xml` to ``path`` atomically (temp file, then rename); raises
+    :class:`~imgloss.errors.OutputError` (the XML kept elsewhere) when that fails."""
+    deliver(path, junit_xml(suite, cases, seconds, properties, timestamp), "--junit")

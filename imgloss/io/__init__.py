@@ -3,7 +3,7 @@
 (:mod:`.pairing`). Never imports a model, never prints; importing it imports no torch.
 """
 from imgloss.io.decode import Background, LoadedImage, read_image
-from imgloss.io.pairing import IMAGE_EXTENSIONS, Pair, Pairing, glob_matches, list_images, pair_inputs
+from imgloss.io.pairing import IMAGE_EXTENSIONS, Pair, Pairing, glob_matches, list_images, list_inputs, pair_inputs
 from imgloss.io.tensors import match_channels, resize_to
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "Pairing",
     "glob_matches",
     "list_images",
+    "list_inputs",
     "match_channels",
     "pair_inputs",
     "read_image",

@@ -62,6 +62,7 @@ from PIL import Image, UnidentifiedImageError
 
 from imgloss.errors import InputError, UsageError
 from imgloss.io.limits import describe_error, effective_limit, pillow_limit, pixels_from_message, too_large
+from imgloss.io.conversions import icc_description
 from imgloss.io.sixteen_bit import load_low_bytes, sixteen_bit_plan
 
 if TYPE_CHECKING:
@@ -98,6 +99,11 @@ class LoadedImage:
 
     tensor: Tensor
     notes: tuple[str, ...] = ()
+    #: Pillow's mode of the file as stored ("P", "L", "RGB", "CMYK", ...), before conversion.
+    mode: str = ""
+    #: The description of an embedded ICC profile that is not sRGB (its values are
+    #: compared as stored: the profile is not applied), or None.
+    icc_profile: str | None = None
 
 
 
@@ -173,6 +179,7 @@ def _decode(path: Path, fp: IO[bytes], bg: float, bg_name: str, limit: int | Non
     notes: list[str] = []
     head = fp.read(16)
     im = _open(path, fp, limit)
+    mode, icc = im.mode, icc_description(im.info.get("icc_profile"))
     low: Image.Image | None = None
     try:
         frames = _frame_count(im)
@@ -216,7 +223,7 @@ def _decode(path: Path, fp: IO[bytes], bg: float, bg_name: str, limit: int | Non
     import torch  # deferred: importing imgloss.io stays torch-free
 
     tensor = torch.from_numpy(np.ascontiguousarray(values.transpose(2, 0, 1)))
-    return LoadedImage(tensor=tensor, notes=tuple(notes))
+    return LoadedImage(tensor=tensor, notes=tuple(notes), mode=mode, icc_profile=icc)
 
 
 def _open(path: Path, fp: IO[bytes], limit: int | None) -> Image.Image:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Literal
@@ -33,14 +33,17 @@ class Pair:
 
 @dataclass
 class Pairing:
-    """The result of :func:`pair_inputs`: matched pairs and the files found on one side only.
+    """The result of :func:`pair_inputs`: matched pairs, the files found on one side only,
+    and the files inside the folders that are not of a supported image type (listed and
+    counted like unmatched files: they were not compared).
 
-    All three lists are sorted by relative path (deterministic on every platform).
+    All lists are sorted by relative path (deterministic on every platform).
     """
 
     pairs: list[Pair]
     unmatched_reference: list[Path]
     unmatched_candidate: list[Path]
+    unsupported: list[Path] = field(default_factory=list)
 
 
 # ----------------------------------------------------------------------------- pairing
@@ -87,8 +90,8 @@ def pair_inputs(
             f"cannot compare a file with a folder: {file_side} is a file and {folder_side} "
             "is a folder; give two files or two folders"
         )
-    ref_files = _scan(ref, recursive=recursive, glob=glob)
-    cand_files = _scan(cand, recursive=recursive, glob=glob)
+    ref_files, ref_other = _scan(ref, recursive=recursive, glob=glob)
+    cand_files, cand_other = _scan(cand, recursive=recursive, glob=glob)
     if ignore_extension:
         ref_by = _by_stem(ref, ref_files)
         cand_by = _by_stem(cand, cand_files)
@@ -107,6 +110,7 @@ def pair_inputs(
         pairs=pairs,
         unmatched_reference=[p for _, p in only_ref],
         unmatched_candidate=[p for _, p in only_cand],
+        unsupported=ref_other + cand_other,
     )
 
 
@@ -122,10 +126,16 @@ def list_images(
     :func:`pair_inputs` (same suffix, hidden, ``recursive`` and ``glob`` rules), sorted
     by relative path. Raises :class:`UsageError` when ``path`` does not exist.
     """
+    return list_inputs(path, recursive=recursive, glob=glob).pairs
+
+
+def list_inputs(path: str | os.PathLike[str], *, recursive: bool = True, glob: str | None = None) -> Pairing:
+    """:func:`list_images` with the folder's files of unsupported types (``unsupported``)."""
     root = Path(path)
     if _path_kind(root, "input") == "file":
-        return [Pair(None, root, root.name)]
-    return [Pair(None, p, rel) for rel, p in sorted(_scan(root, recursive=recursive, glob=glob).items())]
+        return Pairing([Pair(None, root, root.name)], [], [])
+    found, other = _scan(root, recursive=recursive, glob=glob)
+    return Pairing([Pair(None, p, rel) for rel, p in sorted(found.items())], [], [], other)
 
 
 def _path_kind(path: Path, role: str) -> Literal["file", "dir"]:
@@ -142,16 +152,21 @@ def _path_kind(path: Path, role: str) -> Literal["file", "dir"]:
     return "dir" if is_dir else "file"
 
 
-def _scan(root: Path, *, recursive: bool, glob: str | None) -> dict[str, Path]:
-    """``{relative POSIX path: path}`` of the image entries under ``root``."""
+def _scan(root: Path, *, recursive: bool, glob: str | None) -> tuple[dict[str, Path], list[Path]]:
+    """``{relative POSIX path: path}`` of the image entries under ``root``, and the other
+    files (not hidden, matching ``glob``) sorted by relative path. The walk is iterative
+    (a stack, depth-first in name order): no depth of nesting reaches Python's recursion
+    limit; folder links are followed once (loops cut by device and inode)."""
     found: dict[str, Path] = {}
-    seen: set[tuple[int, int]] = set()  # (device, inode) of folders, against link loops
-
-    def walk(folder: Path, prefix: str) -> None:
+    other: list[tuple[str, Path]] = []
+    seen: set[tuple[int, int]] = set()
+    stack: list[tuple[Path, str]] = [(root, "")]
+    while stack:
+        folder, prefix = stack.pop()
         try:
             st = folder.stat()
             if (st.st_dev, st.st_ino) in seen:
-                return
+                continue
             seen.add((st.st_dev, st.st_ino))
             with os.scandir(folder) as it:
                 entries = sorted(it, key=lambda e: e.name)
@@ -159,19 +174,22 @@ def _scan(root: Path, *, recursive: bool, glob: str | None) -> dict[str, Path]:
             raise InputError(folder, "permission denied (cannot list folder)") from None
         except OSError as exc:
             raise InputError(folder, f"cannot list folder ({describe_error(exc)})") from None
+        subfolders = []
         for entry in entries:
             if entry.name.startswith("."):
                 continue
             rel = prefix + entry.name
+            wanted = glob is None or glob_matches(rel, glob)
             if os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS:
-                if glob is None or glob_matches(rel, glob):
+                if wanted:
                     found[rel] = Path(entry.path)
-                continue
-            if recursive and _is_dir(entry):
-                walk(Path(entry.path), rel + "/")
-
-    walk(root, "")
-    return found
+            elif _is_dir(entry):
+                if recursive:
+                    subfolders.append((Path(entry.path), rel + "/"))
+            elif wanted:
+                other.append((rel, Path(entry.path)))
+        stack.extend(reversed(subfolders))
+    return found, [path for _, path in sorted(other, key=lambda item: item[0])]
 
 
 def _is_dir(entry: os.DirEntry[str]) -> bool:

@@ -33,6 +33,7 @@ from typing import Any
 from imgloss.errors import InputError
 from imgloss.report.html_assets import SCRIPT, STYLE
 from imgloss.report.output import read_text
+from imgloss.report.schema import SchemaError, validate
 from imgloss.report.summary import format_value
 
 #: Row order: what needs attention first.
@@ -59,9 +60,10 @@ def load_results(path: Path) -> dict[str, Any]:
         document = json.loads(read_text(path))
     except json.JSONDecodeError as exc:
         raise InputError(path, f"not JSON ({exc}); give the file of --format json") from None
-    results = document.get("results") if isinstance(document, dict) else None
-    if not isinstance(results, list) or not all(isinstance(r, dict) and "candidate" in r for r in results):
-        raise InputError(path, "not an imgloss JSON result file (no \"results\" list); give the file of --format json")
+    try:
+        validate(document)
+    except SchemaError as exc:
+        raise InputError(path, f"not an imgloss JSON result file: {exc}; give the file of --format json") from None
     return document
 
 

@@ -160,3 +160,5 @@ class RunInfo:
     options: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
     unmatched: list[str] = field(default_factory=list)
+    #: Files in the folders that are not of a supported image type (counted as unmatched).
+    unsupported: list[str] = field(default_factory=list)

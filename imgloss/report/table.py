@@ -20,7 +20,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from imgloss.report.output import atomic_write_bytes
+from imgloss.report.names import display
+from imgloss.report.output import deliver
 from imgloss.report.summary import RunInfo, Summary, format_value, process_seconds
 from imgloss.results import PairResult
 
@@ -36,12 +37,17 @@ class TableWriter:
         self.results.append(result)
 
     def close(self, summary: Summary) -> None:
+        """Render into memory, then hand the text to the one output path (stdout or file)."""
         if self.path is None:
-            self.render(stdout_console(), summary)
-            return
-        buffer = io.StringIO()
-        self.render(Console(file=buffer, width=160, no_color=True, force_terminal=False), summary)
-        atomic_write_bytes(self.path, buffer.getvalue().encode("utf-8"))
+            console = stdout_console()
+            with console.capture() as captured:
+                self.render(console, summary)
+            text = captured.get()
+        else:
+            buffer = io.StringIO()
+            self.render(Console(file=buffer, width=160, no_color=True, force_terminal=False), summary)
+            text = buffer.getvalue()
+        deliver(self.path, text.encode("utf-8"))
 
     def render(self, console: Console, summary: Summary) -> None:
         """Print the rows and the summary on ``console`` (a subclass may lay them out otherwise)."""
@@ -136,12 +142,12 @@ def _print_blocks(console: Console, columns: Sequence[Column]) -> None:
 
 def render(console: Console, info: RunInfo, results: Sequence[PairResult], summary: Summary) -> None:
     """The table (one row per pair, a column per metric with its better direction)."""
-    columns = [Column("pair", "name", [r.key for r in results])]
+    columns = [Column("pair", "name", [display(r.key) for r in results])]
     for column in info.columns:
         header = column_header(column, info.higher_is_better[column])
         columns.append(Column(header, "number", [format_value(r.metrics.get(column)) for r in results]))
     if any(r.error for r in results):
-        columns.append(Column("error", "text", [r.error or "" for r in results], style="red"))
+        columns.append(Column("error", "text", [display(r.error or "") for r in results], style="red"))
     print_fitted(console, columns)
     render_notes(console, results)
     render_summary(console, info, summary)
@@ -151,13 +157,13 @@ def render_notes(console: Console, results: Sequence[PairResult]) -> None:
     """What was done to the inputs (resized, alpha composited, ...), one line per pair."""
     for result in results:
         if result.notes:
-            console.print(f"note: {result.key}: {'; '.join(result.notes)}", highlight=False, markup=False)
+            console.print(display(f"note: {result.key}: {'; '.join(result.notes)}"), highlight=False, markup=False)
 
 
 def render_summary(console: Console, info: RunInfo, summary: Summary) -> None:
     """Counts, then mean/median/worst per metric, device and speed."""
     for warning in info.warnings:
-        console.print(f"[bold yellow]warning:[/] {warning}")
+        console.print(Text.assemble(("warning:", "bold yellow"), " ", display(warning)))
     table = Table(title=None, header_style="bold", box=None)
     infinite = any(m.infinite for m in summary.metrics.values())
     for name in ("metric", "mean", "median", "worst pair", "worst", *(("infinite",) if infinite else ())):
@@ -167,7 +173,7 @@ def render_summary(console: Console, info: RunInfo, summary: Summary) -> None:
             column_header(column, info.higher_is_better[column]),
             format_value(m.mean),
             format_value(m.median),
-            m.worst_key,
+            Text(display(m.worst_key)),
             format_value(m.worst_value),
             *((str(m.infinite),) if infinite else ()),
         )
@@ -177,8 +183,9 @@ def render_summary(console: Console, info: RunInfo, summary: Summary) -> None:
         else:  # too narrow: one line per metric, folded, never a cut number
             for column, m in summary.metrics.items():
                 console.print(f"{column_header(column, info.higher_is_better[column])}: mean {format_value(m.mean)}, "
-                              f"median {format_value(m.median)}, worst {format_value(m.worst_value)} ({m.worst_key})"
-                              + (f", {m.infinite} infinite" if m.infinite else ""), highlight=False, overflow="fold")
+                              f"median {format_value(m.median)}, worst {format_value(m.worst_value)} ({display(m.worst_key)})"
+                              + (f", {m.infinite} infinite" if m.infinite else ""), highlight=False, markup=False,
+                              overflow="fold")
     console.print(
         f"{summary.scored} pair(s) scored, {summary.failed} with errors, {summary.unmatched} unmatched "
         f"on {summary.device} in {summary.seconds:.2f} s ({summary.pairs_per_second:.1f} pairs/s); "

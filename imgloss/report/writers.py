@@ -2,23 +2,26 @@
 
 CSV columns are ``reference,candidate,<metric>...,error``; JSON is one document
 ``{"imgloss", "device", "higher_is_better", "options", "warnings", "results", "unmatched",
-"summary"}``
+"unsupported", "summary"}``
 with infinities written as ``--json-inf`` says (default ``"inf"`` as a string: JSON has
 no infinity; see :func:`imgloss.report.summary.json_value`); JSONL is one result object
 per line.
-Files stream to ``FILE.partial`` and are renamed when the run ends, so a crash never
-leaves a half-written file under the real name. No torch here.
+``unsupported`` lists the files of unsupported types found in the folders. Every format
+goes through :class:`imgloss.report.output.Output` (a private temp file renamed when the
+run ends; results kept elsewhere if that fails). File names are written as
+:mod:`imgloss.report.names` says: CSV keeps their exact bytes (RFC 4180 quoting), JSON
+adds ``reference_bytes`` / ``candidate_bytes`` for names that are not UTF-8. No torch here.
 """
 from __future__ import annotations
 
-import csv
 import json
-import sys
+import re
 from pathlib import Path
 from typing import Any, Callable, Protocol, Sequence, Tuple
 
 from imgloss._version import __version__
-from imgloss.report.output import Sink, atomic_write_bytes
+from imgloss.report.names import json_fields, json_text
+from imgloss.report.output import Output
 from imgloss.report.summary import RunInfo, Summary, format_value, jsonable
 from imgloss.report.table import TableWriter
 from imgloss.results import PairResult
@@ -33,37 +36,51 @@ class Writer(Protocol):
 def result_json(result: PairResult, inf: str = "string") -> dict[str, Any]:
     """One result as a JSON object (the JSON ``results`` entries and JSONL lines);
     infinities as ``inf`` says (:func:`imgloss.report.summary.json_value`)."""
+    names = json_fields({"reference": result.reference, "candidate": result.candidate})
     return jsonable(
         {
-            "reference": result.reference,
-            "candidate": result.candidate,
+            "reference": names.pop("reference"),
+            "candidate": names.pop("candidate"),
             "metrics": dict(result.metrics),
             "error": result.error,
             "notes": list(result.notes),
             **result.extra,
+            **names,
         },
         inf,
     )
 
 
+def json_document(value: Any) -> Any:
+    """``value`` with every string valid Unicode (undecodable bytes of names as U+FFFD)."""
+    if isinstance(value, str):
+        return json_text(value)
+    if isinstance(value, dict):
+        return {json_text(str(k)): json_document(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_document(v) for v in value]
+    return value
+
+
+def json_line(value: Any, indent: int | None = None) -> str:
+    """One JSON document as text (no NaN: values were made JSON-safe before)."""
+    return json.dumps(json_document(value), indent=indent, allow_nan=False) + "\n"
+
+
 class _StreamingWriter:
-    """Writes each result as it arrives into a :class:`Sink`; commits on close."""
+    """Writes each result as it arrives into an :class:`Output`; commits on close."""
 
     def __init__(self, path: Path | None) -> None:
-        self.sink = Sink(path)
+        self.output = Output(path)
 
-    def emit(self, result: PairResult) -> None:  # pragma: no cover - abstract
+    def write(self, result: PairResult) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def write(self, result: PairResult) -> None:
-        self.emit(result)
-        self.sink.stream.flush()
-
     def close(self, summary: Summary) -> None:
-        self.sink.commit()
+        self.output.commit()
 
     def abort(self) -> None:
-        self.sink.abort()
+        self.output.abort()
 
 
 #: A command's own CSV column: its header and the cell of a result.
@@ -77,13 +94,21 @@ class CSVWriter(_StreamingWriter):
     def __init__(self, info: RunInfo, path: Path | None, extra: Sequence[ExtraColumn] = ()) -> None:
         super().__init__(path)
         self.columns, self.extra = info.columns, tuple(extra)
-        self.csv = csv.writer(self.sink.stream, lineterminator="\n")
-        self.csv.writerow(["reference", "candidate", *info.columns, "error", *(name for name, _ in self.extra)])
+        self.output.write(csv_row(["reference", "candidate", *info.columns, "error", *(name for name, _ in self.extra)]))
 
-    def emit(self, result: PairResult) -> None:
+    def write(self, result: PairResult) -> None:
         values = [format_value(result.metrics.get(c), exact=True) for c in self.columns]
         extra = [cell(result) for _, cell in self.extra]
-        self.csv.writerow([result.reference or "", result.candidate, *values, result.error or "", *extra])
+        self.output.write(csv_row([result.reference or "", result.candidate, *values, result.error or "", *extra]))
+
+
+def csv_row(fields: Sequence[str]) -> str:
+    """One CSV line (RFC 4180 quoting): a field holding a comma, a quote, CR or LF is
+    quoted, quotes doubled (Python's csv module leaves a lone CR unquoted)."""
+    return ",".join(f'"{f.replace(chr(34), chr(34) * 2)}"' if _NEEDS_QUOTES.search(f) else f for f in fields) + "\n"
+
+
+_NEEDS_QUOTES = re.compile('[,"\r\n]')
 
 
 class JSONLWriter(_StreamingWriter):
@@ -93,8 +118,8 @@ class JSONLWriter(_StreamingWriter):
         super().__init__(path)
         self.inf = inf
 
-    def emit(self, result: PairResult) -> None:
-        self.sink.stream.write(json.dumps(result_json(result, self.inf), allow_nan=False) + "\n")
+    def write(self, result: PairResult) -> None:
+        self.output.write(json_line(result_json(result, self.inf)))
 
 
 class JSONWriter:
@@ -116,13 +141,12 @@ class JSONWriter:
             "warnings": self.info.warnings,
             "results": self.results,
             "unmatched": self.info.unmatched,
+            "unsupported": self.info.unsupported,
             "summary": jsonable(summary.as_json(), self.inf),
         }
-        text = json.dumps(document, indent=2, allow_nan=False) + "\n"
-        if self.path is None:
-            sys.stdout.write(text)
-        else:
-            atomic_write_bytes(self.path, text.encode("utf-8"))
+        output = Output(self.path)
+        output.write(json_line(document, indent=2))
+        output.commit()
 
     def abort(self) -> None:
         """Nothing was written yet."""

@@ -28,7 +28,7 @@ from imgloss._version import __version__
 from imgloss.errors import InputError
 from imgloss.report.output import read_text
 from imgloss.report.summary import RunInfo
-from imgloss.report.writers import JSONLWriter
+from imgloss.report.writers import JSONLWriter, json_line
 from imgloss.results import PairResult
 from imgloss.scale.shard import relative_key
 
@@ -78,7 +78,7 @@ class PartWriter(JSONLWriter):
 
     def __init__(self, info: RunInfo, path: Path | None, pairs: int, listing: str | None) -> None:
         super().__init__(info, path)
-        self.sink.stream.write(json.dumps(header(info, pairs, listing), allow_nan=False) + "\n")
+        self.output.write(json_line(header(info, pairs, listing)))
 
 
 def read_part(path: Path) -> Part:

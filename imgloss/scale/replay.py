@@ -11,7 +11,7 @@ from typing import Any, Iterator, Sequence
 from imgloss.errors import InputError, UsageError
 from imgloss.io import Pair, Pairing
 from imgloss.metrics.registry import parse_metric_specs, report_columns
-from imgloss.report.output import check_writable
+from imgloss.report.output import check_destination
 from imgloss.report.summary import RunInfo
 from imgloss.results import PairResult
 from imgloss.run import Prepared
@@ -91,7 +91,7 @@ def stored_run(path: Path, needed: Sequence[str], output: Path | None) -> Prepar
     a finished --resume file or ``merge`` output. ``needed``: the columns
     the caller judges (each must be in the file). Nothing is written before it returns."""
     if output is not None:
-        check_writable(output)
+        check_destination(output)
         if output.resolve() == path.resolve():
             raise UsageError(f"-o {output} is the file read by --from: give another file name")
     part = read_part(path)

@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterator, Sequence
 from imgloss._version import __version__
 from imgloss.errors import UsageError
 from imgloss.io import Pair, Pairing
-from imgloss.report.output import check_writable
+from imgloss.report.output import check_destination
 from imgloss.report.summary import RunInfo
 from imgloss.report.writers import result_json
 from imgloss.results import PairResult
@@ -55,7 +55,7 @@ class Resumed:
     @classmethod
     def open(cls, path: Path, inner: Any, info: RunInfo, pairing: Pairing, reference: Path | None, candidate: Path) -> "Resumed":
         """Check ``path`` against this run (see the module docstring) and read its results."""
-        check_writable(path)
+        check_destination(path, "--resume")
         listing = listing_digest(pairing, reference, candidate)
         if not path.exists() or path.stat().st_size == 0 or _only_torn(path):
             return cls(path, inner, info, len(pairing.pairs), listing, {}, True, 0)

@@ -60,6 +60,14 @@ def relative_key(path: str | Path, root: str | Path) -> str:
     return path.relative_to(root).as_posix()
 
 
+def _unsupported_key(path: Path, reference: Path | None, candidate: Path) -> str:
+    """The relative key of a file of unsupported type, under whichever folder holds it."""
+    for root in (candidate, reference):
+        if root is not None and Path(path).is_relative_to(root):
+            return relative_key(path, root)
+    return Path(path).name
+
+
 def listing_digest(pairing: Pairing, reference: Path | None, candidate: Path) -> str:
     """A digest of every pair key and every unmatched file of the whole run (before sharding)."""
     digest = hashlib.blake2b(digest_size=16)
@@ -87,5 +95,6 @@ def restrict(
         [pair for pair in pairing.pairs if shard.holds(pair.key)],
         [p for p in pairing.unmatched_reference if reference is not None and shard.holds(relative_key(p, reference))],
         [p for p in pairing.unmatched_candidate if shard.holds(relative_key(p, candidate))],
+        [p for p in pairing.unsupported if shard.holds(_unsupported_key(p, reference, candidate))],
     )
     return part, scope

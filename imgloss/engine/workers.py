@@ -1,0 +1,161 @@
+"""Decoding workers that die: the pair a dead worker was reading becomes an error row,
+and decoding goes on in fresh workers for the pairs not yet received.
+
+:class:`WorkerSlots` is shared memory the workers write (their pid, and the pair each
+is decoding now), so that when torch reports "DataLoader worker (pid N) exited
+unexpectedly / is killed by signal", the pair that worker held is known. While the
+main process is busy scoring, a worker's death is only noted (torch's own SIGCHLD
+handler would raise in the middle of any computation); it is raised where the engine
+waits for the next decoded pair. :func:`decoded_pairs` is the restart loop.
+"""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import threading
+from contextlib import contextmanager
+from multiprocessing.sharedctypes import RawArray
+from typing import Any, Callable, Iterator, Sequence
+
+from imgloss.signals import ignore_in_worker
+
+_PIDS = re.compile(r"pid(?:\(s\))? ([\d, ]+)")
+#: A worker death with nothing received since the last one: after this many in a row,
+#: decoding moves into the main process.
+_MAX_BARREN_RESTARTS = 3
+
+
+class WorkerDied(Exception):
+    """A decoding worker process ended while the run needed it."""
+
+
+class WorkerSlots:
+    """Per worker slot: its process id and the index of the pair it is decoding (-1: none)."""
+
+    def __init__(self, workers: int) -> None:
+        self.pids = RawArray("q", max(workers, 1))
+        self.current = RawArray("q", [-1] * max(workers, 1))
+
+    @contextmanager
+    def decoding(self, index: int) -> Iterator[None]:
+        """Mark pair ``index`` as being decoded by this worker (a no-op in the main process)."""
+        from torch.utils.data import get_worker_info
+
+        info = get_worker_info()
+        if info is None:
+            yield
+            return
+        self.pids[info.id], self.current[info.id] = os.getpid(), index
+        try:
+            yield
+        finally:
+            self.current[info.id] = -1
+
+    def held_by(self, message: str) -> list[int]:
+        """The pairs that the workers named in torch's ``message`` were decoding."""
+        found = _PIDS.search(message)
+        pids = {int(p) for p in re.findall(r"\d+", found.group(1))} if found else set()
+        return [self.current[slot] for slot, pid in enumerate(self.pids) if pid in pids and self.current[slot] >= 0]
+
+
+def worker_init(_: int) -> None:
+    """Decoding workers use one thread each and leave SIGINT/SIGTERM to the main process."""
+    import torch
+
+    torch.set_num_threads(1)
+    ignore_in_worker()
+
+
+def _is_worker_death(exc: BaseException) -> bool:
+    text = str(exc)
+    return isinstance(exc, (RuntimeError, WorkerDied)) and "DataLoader worker" in text and (
+        "exited unexpectedly" in text or "killed by signal" in text
+    )
+
+
+class _Deaths:
+    """SIGCHLD while the engine waits for a decoded pair: raise torch's worker-death error
+    there (as torch's own handler would); while it scores: only note it, and raise at
+    the next wait (torch's handler would raise in the middle of any computation)."""
+
+    def __init__(self) -> None:
+        self.waiting = False
+        self.noted = False
+
+    def on_child(self, *_: object) -> None:
+        if self.waiting:
+            _raise_if_worker_failed()
+        else:
+            self.noted = True
+
+    def next(self, iterator: Iterator[Any]) -> Any:
+        """``next(iterator, None)``, raising a worker death noted meanwhile first."""
+        if self.noted:
+            self.noted = False
+            _raise_if_worker_failed()
+        self.waiting = True
+        try:
+            return next(iterator, None)
+        finally:
+            self.waiting = False
+
+    @contextmanager
+    def watching(self) -> Iterator[None]:
+        """Install :meth:`on_child` for SIGCHLD in the block (main thread only)."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = signal.getsignal(signal.SIGCHLD)
+        signal.signal(signal.SIGCHLD, self.on_child)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGCHLD, previous)
+
+
+def _raise_if_worker_failed() -> None:
+    from torch._C import _error_if_any_worker_fails
+
+    _error_if_any_worker_fails()
+
+
+def decoded_pairs(
+    indices: Sequence[int],
+    workers: int,
+    make_loader: Callable[[Sequence[int], int], Iterator[Any]],
+    slots: WorkerSlots,
+    died: Callable[[int, str], Any],
+) -> Iterator[Any]:
+    """Every decoded item of ``indices`` (in the loader's order; ``make_loader(indices,
+    workers)`` returns the DataLoader's iterator), restarting the workers when one dies: ``died(index, reason)`` makes the item of each pair a dead worker
+    held (an error row), and the pairs not yet received are decoded again."""
+    remaining = list(indices)
+    barren = 0
+    deaths = _Deaths()
+    while remaining:
+        received: set[int] = set()
+        iterator = make_loader(remaining, workers)
+        try:
+            with deaths.watching():
+                while True:
+                    item = deaths.next(iterator)
+                    if item is None:
+                        return
+                    received.add(item.index)
+                    yield item
+        except Exception as exc:
+            if not _is_worker_death(exc):
+                raise
+            detail = re.search(r"killed by signal: ?([^.]*)|exit code -?\d+", str(exc))
+            reason = f"decoding worker died ({detail.group(0) if detail else 'exited unexpectedly'})"
+            held = [i for i in slots.held_by(str(exc)) if i not in received]
+            for index in held:
+                received.add(index)
+                yield died(index, reason)
+            barren = 0 if received else barren + 1
+            if barren >= _MAX_BARREN_RESTARTS:
+                workers = 0
+            remaining = [i for i in remaining if i not in received]
+        finally:
+            del iterator
