@@ -57,13 +57,13 @@ def module_run(*args: Any, env: dict[str, str] | None = None, cwd: Path = ROOT) 
     )
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def invoke() -> Invoke:
     """:func:`cli_invoke`: ``invoke("check", golden, cand, "--max", "ssim=0.9")``."""
     return cli_invoke
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def run_module() -> RunModule:
     """:func:`module_run`: ``run_module("compare", a, b, env={...}, cwd=tmp_path)``."""
     return module_run
