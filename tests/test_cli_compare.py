@@ -286,6 +286,27 @@ def test_json_output_file_is_world_readable(folders, tmp_path, invoke) -> None:
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp file left
 
 
+def test_compare_two_files_to_an_output_file(folders, tmp_path, invoke) -> None:
+    """``compare a.png b.png -o out.csv`` writes the file. Regression: with typer 0.27.2 /
+    click 8.5.0 it died with ``AttributeError: 'str' object has no attribute 'parent'``
+    (``ctx.params`` held a str); ``make test-deps`` runs this under those versions."""
+    ref, cand, _ = folders
+    out = tmp_path / "out.csv"
+    result = invoke("compare", ref / "a.png", cand / "a.png", "-m", "psnr", "-o", out)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "" and "a.png" in out.read_text() and "psnr" in out.read_text()
+
+
+def test_subprocess_compare_relative_files_to_an_output_file(folders, run_module) -> None:
+    """The issue's command line as typed, in a real process (see the test above)."""
+    ref, cand, _ = folders
+    (ref.parent / "b.png").write_bytes((cand / "a.png").read_bytes())
+    (ref.parent / "a.png").write_bytes((ref / "a.png").read_bytes())
+    done = run_module("compare", "a.png", "b.png", "-m", "psnr", "-o", "out.csv", cwd=ref.parent)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "b.png" in (ref.parent / "out.csv").read_text()
+
+
 def test_subprocess_missing_weights_exit_4_before_any_output(folders, tmp_path, run_module) -> None:
     ref, cand, _ = folders
     env = {"TORCH_HOME": str(tmp_path / "th"), "IMGLOSS_CACHE": str(tmp_path / "ic"), "XDG_CACHE_HOME": str(tmp_path / "x")}
