@@ -22,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import tomllib
 from pathlib import Path
 
@@ -106,20 +107,24 @@ def environment(target: Path) -> dict[str, str]:
 
 
 CHECK = """
-import importlib, importlib.metadata, json, sys
+import importlib, importlib.metadata, json, os, sys
 from packaging.version import Version
-pins, modules, target = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3]
+pins, modules, target, root = json.loads(sys.argv[1]), json.loads(sys.argv[2]), sys.argv[3], sys.argv[4]
+
+def shown(path):
+    return os.path.relpath(path, root) if path.startswith(root + os.sep) else path
+
 bad = []
 for dist, want in pins.items():
     got = importlib.metadata.version(dist)
     where = importlib.import_module(modules[dist]).__file__
-    print(f"  {dist:<11} {got:<10} {where}")
-    if Version(got) != Version(want) or not where.startswith(target):
+    print(f"  {dist:<11} {got:<12} {shown(where)}")
+    if Version(got) != Version(want) or not where.startswith(target + os.sep):
         bad.append(f"{dist}: wanted {want} from {target}, imported {got} from {where}")
 import torch
-print(f"  {'torch':<11} {torch.__version__:<10} {torch.__file__}")
-print("\\n".join(bad), file=sys.stderr)
-sys.exit(1 if bad else 0)
+print(f"  {'torch':<11} {torch.__version__:<12} {shown(torch.__file__)}")
+if bad:
+    sys.exit("\\n".join(bad))
 """
 
 
@@ -127,13 +132,15 @@ def run_set(name: str, pins: dict[str, str], extra: list[str]) -> bool:
     target = install(name, pins)
     env = environment(target)
     print(f"test-deps: {name}: versions imported", flush=True)
-    check = subprocess.run([sys.executable, "-c", CHECK, json.dumps(pins), json.dumps(MODULES), str(target)],
+    check = subprocess.run([sys.executable, "-c", CHECK, json.dumps(pins), json.dumps(MODULES), str(target), str(ROOT)],
                            env=env, cwd=ROOT)
     if check.returncode != 0:
         return False
+    start = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *TESTS, *extra],
                           env=env, cwd=ROOT)
-    print(f"test-deps: {name}: {'passed' if done.returncode == 0 else 'FAILED'}", flush=True)
+    verdict = "passed" if done.returncode == 0 else "FAILED"
+    print(f"test-deps: {name}: {verdict} in {time.perf_counter() - start:.0f} s", flush=True)
     return done.returncode == 0
 
 
