@@ -20,7 +20,7 @@ def help_text(invoke):
 
 @pytest.mark.parametrize(("command", "names"), [("compare", COMPARE), ("check", CHECK)])
 def test_panels_choices_and_no_placeholders(command: str, names: tuple[str, ...], help_text) -> None:
-    text = help_text(command, columns=160)  # wide enough that no choice list folds
+    text = help_text(command, columns=240)  # wide enough that no choice list folds
     panels = {OPTIONS[name].panel for name in names}
     for panel in panels:
         assert f"─ {panel} " in text, panel

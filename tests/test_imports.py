@@ -35,6 +35,11 @@ TORCH_MODULES = {
     "imgloss.metrics._base",
     "imgloss.metrics._checks",
     "imgloss.metrics.charbonnier",
+    "imgloss.metrics.lpips",
+    "imgloss.metrics.maps",
+    "imgloss.metrics.ms_ssim",
+    "imgloss.metrics.ssim_conventions",
+    "imgloss.metrics.ssim_moments",
     "imgloss.metrics.feature_loss",
     "imgloss.metrics.gram",
     "imgloss.metrics.perceptual",
@@ -44,7 +49,8 @@ TORCH_MODULES = {
     "imgloss.metrics.tv",
     "imgloss.metrics.wavelet",
     "imgloss.metrics.wssim",
-    # the VGG feature extractor
+    # the feature extractors (VGG, AlexNet)
+    "imgloss.features.alexnet",
     "imgloss.features.vgg",
     # the evaluation core: devices, the DataLoader dataset, batching and dispatch
     "imgloss.engine.device",
@@ -52,6 +58,8 @@ TORCH_MODULES = {
     "imgloss.engine.evaluator",
     # heatmaps are computed from the metric maps (tensors)
     "imgloss.gate.heatmap",
+    # the Ray backend runs the engine inside its actors
+    "imgloss.scale.ray_runner",
 }
 #: Not importable as a library module: running it starts the CLI.
 ENTRY_POINTS = {"imgloss.__main__"}

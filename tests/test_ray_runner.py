@@ -10,7 +10,8 @@ import socket
 
 import pytest
 
-from scale_helpers import METRICS, invoke, make_folders, without_timing
+from conftest import cli_invoke as invoke
+from scale_helpers import METRICS, make_folders, without_timing
 
 ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'imgloss[ray]' (make test installs it)")
 
