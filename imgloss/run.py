@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from imgloss.errors import EXIT_OK, InputError, OutputError, UsageError
-from imgloss.io import Pair, Pairing, list_inputs, pair_inputs
+from imgloss.errors import EXIT_OK, InputError, UsageError
+from imgloss.io import Pair, Pairing, list_images, pair_inputs
 from imgloss.engine.options import EngineOptions
 from imgloss.metrics.registry import PRESETS, parse_metric_specs
 from imgloss.options import ENGINE, PAIRING, SCALE, defaults
-from imgloss.report.output import check_destination
+from imgloss.report.output import check_writable
 from imgloss.report.summary import RunInfo, Summary, summarize
 from imgloss.report.writers import Writer
 from imgloss.results import PairResult
@@ -59,17 +59,14 @@ class Outcome:
     summary: Summary
     exit_code: int
     unmatched: list[str] = field(default_factory=list)
-    #: The report could not be written after the work (the results were kept elsewhere).
-    output_error: OutputError | None = None
 
 
 def prepare(request: ScoreRequest, default_metrics: Sequence[str]) -> Prepared:
     """Validate, pair the inputs and build the evaluator. Raises ImglossError subclasses."""
     from imgloss.engine.device import describe_device
     from imgloss.engine.evaluator import Evaluator
-    from imgloss.weights import unverified_in_use
-
-    check_destination(request.output)
+    if request.output is not None:
+        check_writable(request.output)
     options = {**defaults((*ENGINE, *PAIRING, *SCALE)), **request.options}
     shard = None if options["shard"] is None else Shard.parse(options["shard"])
     metrics = parse_metric_specs(request.metrics or default_metrics, request.preset)
@@ -87,7 +84,7 @@ def prepare(request: ScoreRequest, default_metrics: Sequence[str]) -> Prepared:
             verb = "needs" if len(needing) == 1 else "need"
             raise UsageError(f"{', '.join(needing)} {verb} a reference image; score takes no-reference metrics (tv)")
         del pairing_options["ignore_extension"]
-        pairing = list_inputs(request.candidate, **pairing_options)
+        pairing = Pairing(list_images(request.candidate, **pairing_options), [], [])
     else:
         pairing = pair_inputs(request.reference, request.candidate, **pairing_options)
     pairing, scope = restrict(pairing, shard, request.reference, request.candidate)
@@ -107,15 +104,24 @@ def prepare(request: ScoreRequest, default_metrics: Sequence[str]) -> Prepared:
             "reference": None if request.reference is None else str(request.reference),
             "candidate": str(request.candidate),
         },
-        warnings=[f"unverified VGG weights in use: {p}" for p in unverified_in_use()],
+        warnings=_weights_warnings(metrics),
         unmatched=[str(p) for p in pairing.unmatched_reference + pairing.unmatched_candidate],
-        unsupported=[str(p) for p in pairing.unsupported],
     )
     if options["resume"] is not None:
         from imgloss.scale.resume import Resumed
 
         evaluator = Resumed.open(options["resume"], evaluator, info, pairing, request.reference, request.candidate)
     return Prepared(evaluator, list(pairing.pairs), pairing, info)
+
+
+def _weights_warnings(metrics: Sequence[Any]) -> list[str]:
+    """The report's warning for test-only unverified VGG weights (the weights code loads
+    only when a metric needs weights)."""
+    if not any(m.info.needs_weights for m in metrics):
+        return []
+    from imgloss.weights import unverified_in_use
+
+    return [f"unverified VGG weights in use: {p}" for p in unverified_in_use()]
 
 
 def execute(
@@ -135,8 +141,7 @@ def execute(
         writer.abort()
         raise
     pairing = prepared.pairing
-    # Files of unsupported types in the folders count as unmatched: they were not compared.
-    unmatched = len(pairing.unmatched_reference) + len(pairing.unmatched_candidate) + len(pairing.unsupported)
+    unmatched = len(pairing.unmatched_reference) + len(pairing.unmatched_candidate)
     summary = summarize(
         results,
         prepared.info.columns,
@@ -145,14 +150,8 @@ def execute(
         device=prepared.info.device,
         seconds=evaluator.stats.seconds,
     )
-    try:
-        writer.close(summary)
-    except OutputError as exc:
-        output_error = exc
-    else:
-        output_error = None
+    writer.close(summary)
     # A shard may hold none of a run's pairs; the run as a whole must have some.
     empty = not results and not (prepared.info.options.get("shard") or {}).get("pairs_total")
     failed = summary.failed or unmatched or empty
-    code = InputError.exit_code if failed else EXIT_OK
-    return Outcome(results, summary, code, prepared.info.unmatched, output_error)
+    return Outcome(results, summary, InputError.exit_code if failed else EXIT_OK, prepared.info.unmatched)

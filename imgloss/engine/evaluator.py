@@ -14,7 +14,7 @@ import os
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import torch
 from torch import Tensor
@@ -26,10 +26,12 @@ from imgloss.engine.workers import WorkerSlots, decoded_pairs, worker_init
 from imgloss.engine.options import EngineOptions
 from imgloss.errors import UsageError
 from imgloss.io import Pair
-from imgloss.metrics.feature_loss import FeatureLoss, run_feature_losses
 from imgloss.metrics.registry import report_columns
 from imgloss.options import PRECISIONS
 from imgloss.results import PairResult
+
+if TYPE_CHECKING:
+    from imgloss.metrics.feature_loss import FeatureLoss
 
 DTYPES = dict(zip(PRECISIONS, (torch.float32, torch.float16, torch.bfloat16)))
 
@@ -71,6 +73,8 @@ class Evaluator:
             for r in self._feature
         ]
         if self._feature_losses:
+            from imgloss.metrics.feature_loss import run_feature_losses
+
             # Builds (and caches) each network now: weights problems stop the run here.
             probe = torch.zeros(1, 3, 32, 32, device=self.device)
             with torch.inference_mode():
@@ -103,6 +107,8 @@ class Evaluator:
             except ValueError as exc:
                 failures.append(f"{request.column}: {exc}")
         if self._feature_losses and x is not None:
+            from imgloss.metrics.feature_loss import run_feature_losses
+
             autocast = torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32)
             try:
                 with autocast:
