@@ -11,19 +11,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
-from imgloss.errors import EXIT_OK, InputError, UsageError
-from imgloss.io import Pair, Pairing, list_images, pair_inputs
+from imgloss.errors import EXIT_OK, InputError, OutputError, UsageError
+from imgloss.io import Pair, Pairing, list_inputs, pair_inputs
 from imgloss.engine.options import EngineOptions
 from imgloss.metrics.registry import PRESETS, parse_metric_specs
 from imgloss.options import ENGINE, PAIRING, SCALE, defaults
-from imgloss.report.output import check_writable
+from imgloss.report.output import check_destination
 from imgloss.report.summary import RunInfo, Summary, summarize
 from imgloss.report.writers import Writer
 from imgloss.results import PairResult
 from imgloss.scale.shard import Shard, restrict
 
 #: Options the reports leave out: where the device and the weights are is said elsewhere.
-_NOT_REPORTED = ("device", "max_pixels", "weights")
+_NOT_REPORTED = ("device", "max_pixels", "weights", "max_memory")
 
 
 @dataclass
@@ -59,14 +59,16 @@ class Outcome:
     summary: Summary
     exit_code: int
     unmatched: list[str] = field(default_factory=list)
+    #: The report could not be written after the work (the results were kept elsewhere).
+    output_error: OutputError | None = None
 
 
 def prepare(request: ScoreRequest, default_metrics: Sequence[str]) -> Prepared:
     """Validate, pair the inputs and build the evaluator. Raises ImglossError subclasses."""
     from imgloss.engine.device import describe_device
     from imgloss.engine.evaluator import Evaluator
-    if request.output is not None:
-        check_writable(request.output)
+
+    check_destination(request.output)
     options = {**defaults((*ENGINE, *PAIRING, *SCALE)), **request.options}
     shard = None if options["shard"] is None else Shard.parse(options["shard"])
     metrics = parse_metric_specs(request.metrics or default_metrics, request.preset)
@@ -84,7 +86,7 @@ def prepare(request: ScoreRequest, default_metrics: Sequence[str]) -> Prepared:
             verb = "needs" if len(needing) == 1 else "need"
             raise UsageError(f"{', '.join(needing)} {verb} a reference image; score takes no-reference metrics (tv)")
         del pairing_options["ignore_extension"]
-        pairing = Pairing(list_images(request.candidate, **pairing_options), [], [])
+        pairing = list_inputs(request.candidate, **pairing_options)
     else:
         pairing = pair_inputs(request.reference, request.candidate, **pairing_options)
     pairing, scope = restrict(pairing, shard, request.reference, request.candidate)
@@ -106,6 +108,7 @@ def prepare(request: ScoreRequest, default_metrics: Sequence[str]) -> Prepared:
         },
         warnings=_weights_warnings(metrics),
         unmatched=[str(p) for p in pairing.unmatched_reference + pairing.unmatched_candidate],
+        unsupported=[str(p) for p in pairing.unsupported],
     )
     if options["resume"] is not None:
         from imgloss.scale.resume import Resumed
@@ -141,7 +144,8 @@ def execute(
         writer.abort()
         raise
     pairing = prepared.pairing
-    unmatched = len(pairing.unmatched_reference) + len(pairing.unmatched_candidate)
+    # Files of unsupported types in the folders count as unmatched: they were not compared.
+    unmatched = len(pairing.unmatched_reference) + len(pairing.unmatched_candidate) + len(pairing.unsupported)
     summary = summarize(
         results,
         prepared.info.columns,
@@ -150,8 +154,14 @@ def execute(
         device=prepared.info.device,
         seconds=evaluator.stats.seconds,
     )
-    writer.close(summary)
+    try:
+        writer.close(summary)
+    except OutputError as exc:
+        output_error = exc
+    else:
+        output_error = None
     # A shard may hold none of a run's pairs; the run as a whole must have some.
     empty = not results and not (prepared.info.options.get("shard") or {}).get("pairs_total")
     failed = summary.failed or unmatched or empty
-    return Outcome(results, summary, InputError.exit_code if failed else EXIT_OK, prepared.info.unmatched)
+    code = InputError.exit_code if failed else EXIT_OK
+    return Outcome(results, summary, code, prepared.info.unmatched, output_error)
