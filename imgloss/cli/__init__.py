@@ -33,9 +33,41 @@ def warm_up(argv: list[str]) -> bool:
     return True
 
 
+class _Unavailable:
+    """Stands in for a rich class Typer imports but this CLI never uses (Markdown help,
+    pretty tracebacks: both off); instantiating it is a bug, said loudly."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("imgloss loaded Typer's help without rich.markdown / rich.traceback")
+
+
+def light_help(argv: list[str]) -> bool:
+    """For ``--help`` (and no arguments), load Typer's help formatter without
+    ``rich.markdown`` and ``rich.traceback`` (markdown-it, pygments: a third of the help's
+    time); both are off in this CLI. The stand-ins leave ``sys.modules`` right after, so
+    any later import gets the real modules."""
+    if len(argv) > 1 and not any(a in ("-h", "--help") for a in argv[1:]):
+        return False
+    import types
+
+    stubs = {}
+    for name, attr in (("rich.markdown", "Markdown"), ("rich.traceback", "Traceback")):
+        if name not in sys.modules:
+            stubs[name] = types.ModuleType(name)
+            setattr(stubs[name], attr, _Unavailable)
+    sys.modules.update(stubs)
+    try:
+        import typer.rich_utils  # noqa: F401
+    finally:
+        for name in stubs:
+            del sys.modules[name]
+    return True
+
+
 def main() -> None:
     """Console-script entry point."""
     warm_up(sys.argv)
+    light_help(sys.argv)
     from imgloss.cli.app import main as run_app
 
     run_app()
