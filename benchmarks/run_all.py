@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_compare import build_corpus, load  # noqa: E402
 from bench_large import standin_weights  # noqa: E402
-from imgloss.engine.device import default_workers, to_device  # noqa: E402
+from imgloss.engine.device import cpu_threads_beside, default_workers, to_device  # noqa: E402
 from imgloss.engine.loader import Group  # noqa: E402
 from imgloss.metrics.registry import DEFAULT_METRICS  # noqa: E402
 from imgloss.run import ScoreRequest, execute, prepare  # noqa: E402
@@ -100,7 +100,8 @@ def metrics_only(job: Any, batches: list[Group]) -> float:
     device = evaluator.device
     on_device = [(None if b.x is None else to_device(b.x, device), to_device(b.y, device)) for b in batches]
     run = lambda: [evaluator._metric_values(x, y) for x, y in on_device]  # noqa: E731
-    with torch.inference_mode():
+    # The engine's threads: on the CPU it leaves one core per decoding worker.
+    with torch.inference_mode(), cpu_threads_beside(default_workers(len(job.pairs), device), device):
         run()  # warm-up (kernels, cuDNN plans)
         _sync(device)
         started = time.perf_counter()

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
 from PIL import Image
 from torch import Tensor
@@ -68,7 +69,8 @@ def encoded_pair(pair: Pair, max_pixels: int | None) -> tuple[Encoded | None, En
         return None
     channels = 3 if any(f[1] == "RGB" for f in found) else 1  # type: ignore[index]
     sides = [
-        Encoded(torch.frombuffer(bytearray(f[0]), dtype=torch.uint8), Path(p), (channels, *f[2]))  # type: ignore[index]
+        # A tensor with its own (resizable) storage: worker results move through shared memory.
+        Encoded(torch.from_numpy(np.frombuffer(f[0], dtype=np.uint8).copy()), Path(p), (channels, *f[2]))  # type: ignore[index]
         for p, f in zip(paths, found)
     ]
     return (None, sides[0], ()) if len(sides) == 1 else (sides[0], sides[1], ())
