@@ -97,6 +97,23 @@ def on_cuda(ref: Path, cand: Path, metrics: list[str], max_memory: str | None) -
             "values": outcome.results[0].metrics}
 
 
+def summary(result: dict) -> str:
+    """One line for the README table (``benchmarks/table.py``)."""
+    if "gpu_peak_gib" in result:
+        return f"{result['seconds']:.1f} s, GPU peak {result['gpu_peak_gib']:.2f} GiB (torch max_memory_allocated)"
+    state = "done" if result["exit_code"] == 0 else f"exit {result['exit_code']}"
+    return (f"{result['seconds']:.0f} s ({state}), peak RSS {result['peak_rss_gib']:.2f} GiB, "
+            f"{result['extra_rss_gib']:.2f} GiB over the same command on a 256 px pair")
+
+
+def record(result: dict, path: Path) -> None:
+    """Add ``result`` (with its summary line) to the ``large`` list of a results file."""
+    report = json.loads(path.read_text()) if path.exists() else {}
+    report["large"] = [r for r in report.get("large", []) if (r["size"], r["metrics"]) != (result["size"], result["metrics"])]
+    report["large"].append({**result, "summary": summary(result)})
+    path.write_text(json.dumps(report, indent=2) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=8192)
@@ -104,10 +121,13 @@ def main() -> None:
     parser.add_argument("--max-memory")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--cuda", action="store_true", help="score in this process on CUDA; report GPU peak memory")
+    parser.add_argument("--record", type=Path, help="also add the result to this benchmarks/results/*.json file")
     args = parser.parse_args()
     if args.cuda:
         result = {"size": args.size, "metrics": args.metric, **on_cuda(*make_pair(args.size), args.metric, args.max_memory)}
         print(json.dumps(result, indent=2))
+        if args.record:
+            record(result, args.record)
         if args.json:
             args.json.write_text(json.dumps(result, indent=2))
         return
@@ -125,6 +145,8 @@ def main() -> None:
     print(json.dumps(result, indent=2))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
+    if args.record:
+        record(result, args.record)
 
 
 if __name__ == "__main__":

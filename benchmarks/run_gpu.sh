@@ -17,4 +17,4 @@ py=${PYTHON:-python3}
 timeout 150 $py -m pytest -q -p no:cacheprovider -m gpu tests 2>&1 | tail -15 | tee "$out/pytest_gpu.txt"
 timeout 240 $py benchmarks/run_all.py --device cuda --pairs 600 --size 512 2>&1 | tee "$out/run_all_cuda.txt"
 timeout 90 $py benchmarks/bench_large.py --size 8192 -m perceptual -m style --cuda --max-memory 3G \
-  --json "$out/large8192_cuda.json" 2>&1 | tail -20 | tee "$out/large8192_cuda.txt"
+  --json "$out/large8192_cuda.json" --record "benchmarks/results/$(ls -t benchmarks/results | head -1)" 2>&1 | tail -20 | tee "$out/large8192_cuda.txt"
