@@ -256,7 +256,10 @@ def _decode(path: Path, fp: IO[bytes], bg: float, bg_name: str, limit: int | Non
         values = values.astype(np.uint16)
     import torch  # deferred: importing imgloss.io stays torch-free
 
-    tensor = torch.from_numpy(np.ascontiguousarray(values.transpose(2, 0, 1)))
+    planes = np.ascontiguousarray(values.transpose(2, 0, 1))
+    if not planes.flags.writeable:  # one channel straight from Pillow's buffer: own it
+        planes = planes.copy()
+    tensor = torch.from_numpy(planes)
     return RawImage(data=tensor, notes=tuple(notes), mode=mode, icc_profile=icc)
 
 
