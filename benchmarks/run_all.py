@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_compare import build_corpus, load  # noqa: E402
 from bench_large import standin_weights  # noqa: E402
 from imgloss.engine.device import cpu_threads_beside, default_workers, to_device  # noqa: E402
+from imgloss.engine.evaluator import _one  # noqa: E402
 from imgloss.engine.loader import Group  # noqa: E402
 from imgloss.metrics.registry import DEFAULT_METRICS  # noqa: E402
 from imgloss.run import ScoreRequest, execute, prepare  # noqa: E402
@@ -85,8 +86,9 @@ def decode_only(job: Any) -> tuple[float, list[Group]]:
     evaluator = job.evaluator
     workers = default_workers(len(job.pairs), evaluator.device)
     started = time.perf_counter()
-    groups = [g for chunk in evaluator._loader(job.pairs, workers) for g in chunk.groups]
+    items = list(evaluator._loader(job.pairs, workers))
     seconds = time.perf_counter() - started
+    groups = [Group(i.key, [i.index], [i.notes], _one(i.x), _one(i.y)) for i in items]
     size = evaluator.batch_size_for(groups[0].key[0][1])
     batches = []
     while groups:
