@@ -22,10 +22,13 @@ def jpeg(path: Path, mode: str = "RGB", size: tuple[int, int] = (24, 16), **save
 
 
 def test_plain_jpeg_pairs_go_encoded_others_take_the_cpu_path(tmp_path: Path) -> None:
-    a, b = jpeg(tmp_path / "a.jpg"), jpeg(tmp_path / "b.jpg", "L")
+    a, b = jpeg(tmp_path / "a.jpg"), jpeg(tmp_path / "b.jpg")
     x, y, notes = encoded_pair(Pair(a, b, "b.jpg"), None)
-    assert x.shape == y.shape == (3, 16, 24) and notes == ()  # gray decoded as RGB beside colour
+    assert x.shape == y.shape == (3, 16, 24) and notes == ()
     assert bytes(y.data.numpy()) == b.read_bytes()
+    gray = jpeg(tmp_path / "g.jpg", "L")
+    assert encoded_pair(Pair(gray, gray, "g.jpg"), None)[1].shape == (1, 16, 24)
+    assert encoded_pair(Pair(a, gray, "g.jpg"), None) is None  # gray beside colour: the CPU path notes it
     assert encoded_pair(Pair(a, jpeg(tmp_path / "c.jpg", size=(20, 16)), "c"), None) is None  # sizes differ
     png = tmp_path / "p.png"
     Image.open(a).save(png)

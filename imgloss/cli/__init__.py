@@ -65,11 +65,19 @@ def light_help(argv: list[str]) -> bool:
 
 
 def main() -> None:
-    """Console-script entry point."""
-    warm_up(sys.argv)
-    light_help(sys.argv)
-    from imgloss.cli.app import main as run_app
+    """Console-script entry point. SIGINT/SIGTERM are handled from the first line: a
+    stop while the CLI itself loads ends with the same one line and exit code as later."""
+    from imgloss.signals import Stopped, install, stopped_message
 
+    install()
+    try:
+        warm_up(sys.argv)
+        light_help(sys.argv)
+        from imgloss.cli.app import main as run_app
+    except Stopped as exc:
+        message, code = stopped_message(exc)
+        sys.stderr.write(f"imgloss: error: {message}\n")
+        sys.exit(code)
     run_app()
 
 

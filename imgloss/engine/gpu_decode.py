@@ -32,8 +32,8 @@ _ORIENTATION = 0x0112
 @dataclass
 class Encoded:
     """A JPEG file's bytes (``uint8``, 1-D), its path and its decoded shape ``C x H x W``
-    (C = 3 when either side of the pair is colour: gray is decoded as RGB, as
-    ``match_channels`` would repeat it)."""
+    (both sides of a pair have the same mode: a gray/colour pair takes the CPU path,
+    which notes the conversion)."""
 
     data: Tensor
     path: Path
@@ -67,7 +67,7 @@ def encoded_pair(pair: Pair, max_pixels: int | None) -> tuple[Encoded | None, En
     found = [_plain_jpeg(Path(p), limit) for p in paths]
     if any(f is None for f in found) or len({f[1:] for f in found}) != 1:  # type: ignore[index]  # same mode and size: no conversion
         return None
-    channels = 3 if any(f[1] == "RGB" for f in found) else 1  # type: ignore[index]
+    channels = 3 if found[0][1] == "RGB" else 1  # type: ignore[index]
     sides = [
         # A tensor with its own (resizable) storage: worker results move through shared memory.
         Encoded(torch.from_numpy(np.frombuffer(f[0], dtype=np.uint8).copy()), Path(p), (channels, *f[2]))  # type: ignore[index]
