@@ -138,6 +138,8 @@ OPTIONS: dict[str, Option] = _declare(
            "main process).", PERFORMANCE, minimum=0, metavar="N"),
     Option("precision", str, "fp32", "Precision of the VGG forward (fp16 needs a GPU).", PERFORMANCE,
            choices=PRECISIONS),
+    Option("max_memory", str, None, "Memory one batch or tile may use, e.g. 4G, 512M (default: a quarter of "
+           "what the device has free). Larger images are scored in exact tiles.", PERFORMANCE, metavar="SIZE"),
     # Scale out
     Option("shard", str, None, "Score only shard I of N (1-based): pairs split by a stable hash of their relative "
            "path, so N jobs cover every pair exactly once; join the parts with 'imgloss merge'.", SCALE_PANEL,
@@ -175,8 +177,8 @@ OPTIONS: dict[str, Option] = _declare(
 )
 
 #: Options the engine takes (the names of :class:`imgloss.engine.options.EngineOptions`' fields).
-ENGINE = ("device", "batch_size", "workers", "precision", "resize", "background", "max_pixels", "weights",
-          "breakdown", "strict")
+ENGINE = ("device", "batch_size", "workers", "precision", "max_memory", "resize", "background", "max_pixels",
+          "weights", "breakdown", "strict")
 #: Options that choose and pair the inputs (:func:`imgloss.io.pair_inputs`).
 PAIRING = ("recursive", "glob", "ignore_extension")
 #: Options that split, resume or distribute a run (:mod:`imgloss.scale`).

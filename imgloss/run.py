@@ -23,7 +23,7 @@ from imgloss.results import PairResult
 from imgloss.scale.shard import Shard, restrict
 
 #: Options the reports leave out: where the device and the weights are is said elsewhere.
-_NOT_REPORTED = ("device", "max_pixels", "weights")
+_NOT_REPORTED = ("device", "max_pixels", "weights", "max_memory")
 
 
 @dataclass
@@ -68,7 +68,6 @@ def prepare(request: ScoreRequest, default_metrics: Sequence[str]) -> Prepared:
     """Validate, pair the inputs and build the evaluator. Raises ImglossError subclasses."""
     from imgloss.engine.device import describe_device
     from imgloss.engine.evaluator import Evaluator
-    from imgloss.weights import unverified_in_use
 
     check_destination(request.output)
     options = {**defaults((*ENGINE, *PAIRING, *SCALE)), **request.options}
@@ -117,7 +116,7 @@ def prepare(request: ScoreRequest, default_metrics: Sequence[str]) -> Prepared:
             "reference": None if request.reference is None else str(request.reference),
             "candidate": str(request.candidate),
         },
-        warnings=[f"unverified VGG weights in use: {p}" for p in unverified_in_use()],
+        warnings=_weights_warnings(metrics),
         unmatched=[str(p) for p in pairing.unmatched_reference + pairing.unmatched_candidate],
         unsupported=[str(p) for p in pairing.unsupported],
     )
@@ -126,6 +125,16 @@ def prepare(request: ScoreRequest, default_metrics: Sequence[str]) -> Prepared:
 
         evaluator = Resumed.open(options["resume"], evaluator, info, pairing, request.reference, request.candidate)
     return Prepared(evaluator, list(pairing.pairs), pairing, info)
+
+
+def _weights_warnings(metrics: Sequence[Any]) -> list[str]:
+    """The report's warning for test-only unverified VGG weights (the weights code loads
+    only when a metric needs weights)."""
+    if not any(m.info.needs_weights for m in metrics):
+        return []
+    from imgloss.weights import unverified_in_use
+
+    return [f"unverified VGG weights in use: {p}" for p in unverified_in_use()]
 
 
 def execute(

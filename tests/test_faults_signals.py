@@ -61,14 +61,14 @@ def test_a_dying_decoding_worker_costs_only_its_pair(tmp_path, monkeypatch) -> N
     ref, cand, names = pair_folders(tmp_path, 10)
     import imgloss.engine.loader as loader
 
-    real = loader.read_image
+    real = loader.read_image_raw
 
     def read_or_die(path, **kwargs):  # runs in the forked workers
         if Path(path).name == "p004.png":
             os.kill(os.getpid(), signal.SIGKILL)
         return real(path, **kwargs)
 
-    monkeypatch.setattr(loader, "read_image", read_or_die)
+    monkeypatch.setattr(loader, "read_image_raw", read_or_die)
     out = tmp_path / "r.csv"
     result = CliRunner().invoke(app, ["compare", str(ref), str(cand), "-m", "mae", "-q", "-f", "csv", "-o", str(out),
                                       "--workers", "2"], catch_exceptions=False)

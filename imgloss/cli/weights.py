@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-from rich.table import Table
 
 from imgloss.cli.console import expected_failures, stderr
 from imgloss.cli.options import option_values, takes
@@ -66,6 +65,8 @@ def status(
     weights = option_values(ctx, options)["weights"]
 
     _check_backbone(backbone, (*BACKBONE_CHOICES, "all"))
+    from rich.table import Table
+
     table = Table(title="Weights (first file found is used)", title_justify="left")
     for column in ("backbone", "location", "file", "size", "status"):
         table.add_column(column, overflow="fold")

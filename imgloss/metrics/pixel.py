@@ -27,7 +27,11 @@ def mae(x: Tensor, y: Tensor) -> Tensor:
 def psnr(x: Tensor, y: Tensor) -> Tensor:
     """Peak signal-to-noise ratio in dB, ``10 log10(1 / MSE)``; ``inf`` at x = y."""
     check_pair(x, y)
-    error = (x - y).square().mean(dim=(1, 2, 3))
+    return psnr_from_mse((x - y).square().mean(dim=(1, 2, 3)))
+
+
+def psnr_from_mse(error: Tensor) -> Tensor:
+    """``10 log10(1 / error)`` elementwise, ``inf`` where the error is 0."""
     # At x = y the value is +inf with a zero (not NaN) gradient.
     exact = error == 0
     finite = -10.0 * torch.log10(torch.where(exact, torch.ones_like(error), error))
