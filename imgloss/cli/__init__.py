@@ -1,6 +1,6 @@
 """The command line: a thin Typer layer over :mod:`imgloss.run` and :mod:`imgloss.gate`.
 
-:mod:`.app` registers the commands; :mod:`.options` declares every option once;
+:mod:`.commands` registers the commands; :mod:`.options` declares every option once;
 :mod:`.compare`, :mod:`.check` and :mod:`.weights` hold the commands; :mod:`.console`
 prints the one-line errors and progress. Imports no torch.
 
@@ -73,7 +73,7 @@ def main() -> None:
     try:
         warm_up(sys.argv)
         light_help(sys.argv)
-        from imgloss.cli.app import main as run_app
+        from imgloss.cli.commands import main as run_app
     except Stopped as exc:
         message, code = stopped_message(exc)
         sys.stderr.write(f"imgloss: error: {message}\n")
@@ -83,7 +83,7 @@ def main() -> None:
 
 def __getattr__(name: str) -> Any:
     if name == "app":
-        from imgloss.cli.app import app
+        from imgloss.cli.commands import app
 
         globals()["app"] = app  # importing the submodule bound its name to the module
         return app
