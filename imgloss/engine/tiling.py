@@ -110,6 +110,14 @@ def _halved(size: tuple[int, int], times: int, ceil: bool) -> tuple[int, int]:
     return h, w
 
 
+def _tiled_form(loss: Any) -> bool:
+    """Whether a feature loss has a tiled form: perceptual and style on VGG taps."""
+    from imgloss.metrics.perceptual import PerceptualLoss
+    from imgloss.metrics.style import StyleLoss
+
+    return isinstance(loss, (PerceptualLoss, StyleLoss))
+
+
 class TiledScorer:
     """Scores one pair tile by tile with the engine's metrics (see the module docstring).
 
@@ -120,7 +128,7 @@ class TiledScorer:
                  losses: Sequence[Any], dtype: torch.dtype) -> None:
         self.plain, self.feature, self.losses, self.dtype = list(plain), list(feature), list(losses), dtype
         self.align, self.halo = (4, 2 * WINDOW_SIZE) if plain else (1, 0)
-        for loss in losses:
+        for loss in filter(_tiled_form, losses):  # the others (LPIPS) make can_tile False
             depth = max(TAPS[loss.backbone][t] for t in loss.taps) + 1
             halo, stride = vgg_geometry(loss.backbone, depth)
             self.align, self.halo = max(self.align, stride), max(self.halo, halo)
@@ -128,11 +136,7 @@ class TiledScorer:
 
     def can_tile(self, shape: Sequence[int]) -> bool:
         """Every metric has a tiled form, and the image spans more than one tile."""
-        from imgloss.metrics.perceptual import PerceptualLoss
-        from imgloss.metrics.style import StyleLoss
-
-        known = all(spec.info.name in _PLAIN for spec, _ in self.plain) and all(
-            isinstance(loss, (PerceptualLoss, StyleLoss)) for loss in self.losses)
+        known = all(spec.info.name in _PLAIN for spec, _ in self.plain) and all(map(_tiled_form, self.losses))
         return known and min(shape[-2:]) > 2 * self.halo + self.align
 
     def tile_for(self, channels: int, budget: int) -> int:
