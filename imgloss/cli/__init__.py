@@ -4,34 +4,14 @@
 :mod:`.compare`, :mod:`.check` and :mod:`.weights` hold the commands; :mod:`.console`
 prints the one-line errors and progress. Imports no torch.
 
-:func:`main` (the console script) starts importing torch on a background thread before
-Typer loads when the command will score (compare, score, check): the two imports overlap,
-which saves a few hundred milliseconds of a one-pair run. ``--help`` never loads torch.
+:func:`main` (the console script) installs the signal handlers first and loads a light
+help formatter for ``--help``, which never loads torch. (Importing torch on a background
+thread while Typer loads was tried: a signal during the two imports deadlocked.)
 """
 from __future__ import annotations
 
 import sys
-import threading
 from typing import Any
-
-#: Commands that always need torch.
-_SCORING = ("compare", "score", "check")
-
-
-def _import_torch() -> None:
-    try:
-        import torch  # noqa: F401
-    except Exception:  # the main thread's own import reports it
-        pass
-
-
-def warm_up(argv: list[str]) -> bool:
-    """Start importing torch in the background when ``argv`` runs a scoring command."""
-    if len(argv) < 2 or argv[1] not in _SCORING or any(a in ("-h", "--help") for a in argv[2:]):
-        return False
-    threading.Thread(target=_import_torch, name="imgloss-import-torch", daemon=True).start()
-    return True
-
 
 class _Unavailable:
     """Stands in for a rich class Typer imports but this CLI never uses (Markdown help,
@@ -71,7 +51,6 @@ def main() -> None:
 
     install()
     try:
-        warm_up(sys.argv)
         light_help(sys.argv)
         from imgloss.cli.commands import main as run_app
     except Stopped as exc:
