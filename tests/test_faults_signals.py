@@ -33,6 +33,23 @@ def many(tmp_path_factory) -> tuple[Path, Path, list[str]]:
     return pair_folders(tmp_path_factory.mktemp("many"), 160)
 
 
+def _handlers_installed(pid: int, timeout: float = 120.0) -> None:
+    """Wait until the process catches SIGTERM (imgloss installs its SIGINT and SIGTERM
+    handlers together, first thing in ``main``): before that the interpreter itself is
+    still starting, and no program can answer a signal there."""
+    bit = 1 << (signal.SIGTERM - 1)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except FileNotFoundError:
+            return
+        caught = next(line for line in status.splitlines() if line.startswith("SigCgt:"))
+        if int(caught.split()[1], 16) & bit:
+            return
+        time.sleep(0.005)
+
+
 @pytest.mark.slow
 def test_signals_at_seeded_random_moments(many, tmp_path) -> None:
     ref, cand, names = many
@@ -44,6 +61,7 @@ def test_signals_at_seeded_random_moments(many, tmp_path) -> None:
              "--workers", "2"],
             stderr=subprocess.PIPE, text=True, env=ENV, start_new_session=True,
         )
+        _handlers_installed(proc.pid)
         time.sleep(rng.uniform(0.5, 6.0))
         os.killpg(proc.pid, signum)  # the whole group, as Ctrl-C in a terminal does
         _, stderr = proc.communicate(timeout=300)
