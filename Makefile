@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 TORCH  := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: demo test bench clean
+.PHONY: demo test test-deps bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,ray]'
 	touch $@
 
 # sample_images/distorted holds one deliberately unmatched file, so compare exits 3
@@ -30,8 +30,14 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -q
 
+# The CLI test subset against the lowest and the newest typer, click, rich, pillow, pywavelets
+# and numpy that pyproject.toml allows, and typer 0.27.2 + click 8.5.0; torch as pinned.
+# Each set is installed once into .deps/<set> (again only when its pins change): tools/test_deps.py.
+test-deps: $(VENV)/.installed-test
+	$(BIN)/python tools/test_deps.py
+
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/run_all.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) .deps build *.egg-info

@@ -6,6 +6,8 @@ one value per image (shape ``N``). See ``metric-spec`` in the README for formula
 from imgloss.metrics.charbonnier import charbonnier
 from imgloss.metrics.gram import gram, gram_distance
 from imgloss.metrics.perceptual import perceptual
+from imgloss.metrics.lpips import lpips
+from imgloss.metrics.ms_ssim import ms_ssim
 from imgloss.metrics.pixel import mae, mse, psnr
 from imgloss.metrics.ssim import ssim, ssim_map
 from imgloss.metrics.style import style
@@ -18,7 +20,9 @@ __all__ = [
     "dwt2",
     "gram",
     "gram_distance",
+    "lpips",
     "mae",
+    "ms_ssim",
     "mse",
     "perceptual",
     "psnr",

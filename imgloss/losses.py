@@ -16,6 +16,8 @@ from torch import Tensor, nn
 from imgloss.metrics._base import MetricLoss, Reduction, check_reduction, reduce
 from imgloss.metrics.charbonnier import CharbonnierLoss
 from imgloss.metrics.feature_loss import FeatureLoss, run_feature_losses
+from imgloss.metrics.lpips import LPIPSLoss
+from imgloss.metrics.ms_ssim import MSSSIMLoss
 from imgloss.metrics.perceptual import PerceptualLoss
 from imgloss.metrics.pixel import MAELoss, MSELoss, PSNRLoss
 from imgloss.metrics.registry import get_metric
@@ -103,8 +105,10 @@ __all__ = [
     "CharbonnierLoss",
     "CombinedLoss",
     "FeatureLoss",
+    "LPIPSLoss",
     "MAELoss",
     "MSELoss",
+    "MSSSIMLoss",
     "MetricLoss",
     "PSNRLoss",
     "PerceptualLoss",

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from imgloss.errors import UsageError
+from imgloss.metrics.registry import SSIM_CONVENTIONS
 
 #: Help panels, in the order ``--help`` shows them.
 PANELS = (GATE, INPUT, METRICS, OUTPUT, PERFORMANCE, SCALE_PANEL, WEIGHTS) = (
@@ -26,6 +27,8 @@ FORMATS = ("table", "csv", "json", "jsonl")
 HEATMAP_SCALES = ("fixed", "auto")
 #: ``--json-inf``: how JSON writes an infinite value (PSNR of identical images).
 JSON_INF = ("string", "null", "large")
+#: ``--backend``: score in this process, or on a Ray cluster.
+BACKENDS = ("local", "ray")
 
 _KINDS = {str: "a string", int: "an integer", bool: "true or false", Path: "a path"}
 
@@ -95,11 +98,15 @@ def _declare(*options: Option) -> dict[str, Option]:
 
 OPTIONS: dict[str, Option] = _declare(
     # Metrics
-    Option("metric", str, None, "Metric to compute (repeat, or comma-separate; NAME:PRESET for VGG presets; "
+    Option("metric", str, None, "Metric to compute (repeat, or comma-separate; NAME:PRESET for presets, ssim:CONVENTION; "
            "see 'imgloss metrics'). Default: every metric that needs no weights.", METRICS,
            flags=("--metric", "-m"), many=True, config=False, metavar="NAME"),
     Option("preset", str, None, "Preset for perceptual/style: default, drn, johnson, johnson-content.", METRICS,
            config=False, metavar="NAME"),
+    Option("ssim_convention", str, "imgloss", "Compute ssim as this library does (see 'imgloss metrics'); "
+           "-m ssim:NAME for one column.", METRICS, choices=tuple(SSIM_CONVENTIONS), metavar="NAME"),
+    Option("breakdown", bool, False, "Also report each tap's weighted term of perceptual, style and lpips "
+           "(columns METRIC/TAP), in every format.", METRICS),
     # Input
     Option("resize", str, "none", "On size mismatch: none (error), candidate or reference (resize that side, "
            "antialiased).", INPUT, choices=RESIZE_MODES, metavar="SIDE"),
@@ -119,6 +126,9 @@ OPTIONS: dict[str, Option] = _declare(
            config=False, metavar="FILE"),
     Option("json_inf", str, "string", "How JSON/JSONL write an infinite value (PSNR of identical images): string "
            "(\"inf\"), null, or large (±1.797e308, the largest float64).", OUTPUT, choices=JSON_INF),
+    Option("maps", Path, None, "Write each pair's map of every metric with one (charbonnier, mae, mse, psnr, ssim, "
+           "perceptual, lpips) to DIR as <pair>.<metric>.png, on fixed colour scales.", OUTPUT, config=False,
+           metavar="DIR"),
     Option("quiet", bool, False, "No progress or summary on stderr.", OUTPUT, flags=("--quiet", "-q"), config=False),
     # Performance
     Option("device", str, "auto", "auto, cpu, cuda, cuda:N or mps (auto: CUDA, then MPS, then CPU).", PERFORMANCE,
@@ -128,6 +138,8 @@ OPTIONS: dict[str, Option] = _declare(
            "main process).", PERFORMANCE, minimum=0, metavar="N"),
     Option("precision", str, "fp32", "Precision of the VGG forward (fp16 needs a GPU).", PERFORMANCE,
            choices=PRECISIONS),
+    Option("max_memory", str, None, "Memory one batch or tile may use, e.g. 4G, 512M (default: a quarter of "
+           "what the device has free). Larger images are scored in exact tiles.", PERFORMANCE, metavar="SIZE"),
     # Scale out
     Option("shard", str, None, "Score only shard I of N (1-based): pairs split by a stable hash of their relative "
            "path, so N jobs cover every pair exactly once; join the parts with 'imgloss merge'.", SCALE_PANEL,
@@ -135,6 +147,10 @@ OPTIONS: dict[str, Option] = _declare(
     Option("resume", Path, None, "Append each scored pair to FILE.jsonl (fsynced every few seconds) and skip the "
            "pairs already there: rerun the same command after a crash or pre-emption.", SCALE_PANEL,
            config=False, metavar="FILE"),
+    Option("backend", str, "local", "Score here (local) or on a Ray cluster (ray; needs the imgloss[ray] extra and "
+           "paths every node can read).", SCALE_PANEL, choices=BACKENDS),
+    Option("address", str, None, "Ray cluster to join with --backend ray (auto: the running one; default: start "
+           "one here).", SCALE_PANEL, metavar="ADDRESS"),
     # Weights
     Option("weights", Path, None, "VGG weights file or folder (else IMGLOSS_WEIGHTS, torch hub cache, imgloss "
            "cache).", WEIGHTS, relative=True, metavar="PATH"),
@@ -161,17 +177,21 @@ OPTIONS: dict[str, Option] = _declare(
 )
 
 #: Options the engine takes (the names of :class:`imgloss.engine.options.EngineOptions`' fields).
-ENGINE = ("device", "batch_size", "workers", "precision", "resize", "background", "max_pixels", "weights", "strict")
+ENGINE = ("device", "batch_size", "workers", "precision", "max_memory", "resize", "background", "max_pixels",
+          "weights", "breakdown", "strict")
 #: Options that choose and pair the inputs (:func:`imgloss.io.pair_inputs`).
 PAIRING = ("recursive", "glob", "ignore_extension")
 #: Options that split, resume or distribute a run (:mod:`imgloss.scale`).
-SCALE = ("shard", "resume")
+SCALE = ("shard", "resume", "backend", "address")
 _RUN = ("metric", *ENGINE, *PAIRING, "max_pixels", "config", "fmt", "output", "json_inf", "quiet", *SCALE)
 #: The options of each command, in the order ``--help`` lists them.
-COMPARE = tuple(dict.fromkeys(("metric", "preset", *_RUN)))
-SCORE = tuple(name for name in COMPARE if name not in ("preset", "resize", "ignore_extension", "precision", "weights"))
+COMPARE = tuple(dict.fromkeys(("metric", "preset", "ssim_convention", *_RUN, "maps")))
+SCORE = tuple(name for name in COMPARE
+              if name not in ("preset", "ssim_convention", "breakdown", "maps", "resize", "ignore_extension", "precision",
+                              "weights"))
 CHECK = tuple(dict.fromkeys(("max_limits", "min_limits", "fail_on_missing", "junit", "diff_dir", "heatmap_scale", "github",
-                             "update_golden", "update_all", "from_results", *(n for n in _RUN if n != "metric"))))
+                             "update_golden", "update_all", "from_results", "ssim_convention",
+                             *(n for n in _RUN if n != "metric"))))
 MERGE = ("fmt", "output", "quiet")
 #: ``[tool.imgloss]`` keys -> option, for the config reader.
 CONFIG_KEYS: dict[str, Option] = {option.key: option for option in OPTIONS.values() if option.key is not None}

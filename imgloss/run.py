@@ -23,7 +23,7 @@ from imgloss.results import PairResult
 from imgloss.scale.shard import Shard, restrict
 
 #: Options the reports leave out: where the device and the weights are is said elsewhere.
-_NOT_REPORTED = ("device", "max_pixels", "weights")
+_NOT_REPORTED = ("device", "max_pixels", "weights", "max_memory")
 
 
 @dataclass
@@ -37,6 +37,7 @@ class ScoreRequest:
     reference: Path | None = None
     metrics: Sequence[str] = ()
     preset: str | None = None
+    ssim_convention: str = "imgloss"
     output: Path | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
 
@@ -67,12 +68,12 @@ def prepare(request: ScoreRequest, default_metrics: Sequence[str]) -> Prepared:
     """Validate, pair the inputs and build the evaluator. Raises ImglossError subclasses."""
     from imgloss.engine.device import describe_device
     from imgloss.engine.evaluator import Evaluator
-    from imgloss.weights import unverified_in_use
 
     check_destination(request.output)
     options = {**defaults((*ENGINE, *PAIRING, *SCALE)), **request.options}
     shard = None if options["shard"] is None else Shard.parse(options["shard"])
-    metrics = parse_metric_specs(request.metrics or default_metrics, request.preset)
+    metrics = parse_metric_specs(request.metrics or default_metrics, request.preset,
+                                 {"ssim": request.ssim_convention})
     if request.preset is not None and not any(m.preset == request.preset for m in metrics):
         owners = [name for name, presets in PRESETS.items() if request.preset in presets]
         raise UsageError(
@@ -92,22 +93,30 @@ def prepare(request: ScoreRequest, default_metrics: Sequence[str]) -> Prepared:
         pairing = pair_inputs(request.reference, request.candidate, **pairing_options)
     pairing, scope = restrict(pairing, shard, request.reference, request.candidate)
     engine_options = EngineOptions(metrics=metrics, **{name: options[name] for name in ENGINE})
-    evaluator = Evaluator(engine_options)
+    if options["backend"] == "ray":
+        from imgloss.scale.ray_runner import RayEvaluator
+
+        evaluator: Any = RayEvaluator(engine_options, options["address"])
+        device = evaluator.description
+    else:
+        evaluator = Evaluator(engine_options)
+        device = describe_device(evaluator.device)
     higher = evaluator.columns(with_reference=request.reference is not None)
     shown = {name: options[name] for name in (*ENGINE, *PAIRING) if name not in _NOT_REPORTED}
     info = RunInfo(
         columns=list(higher),
         higher_is_better=higher,
-        device=describe_device(evaluator.device),
+        device=device,
         options={
             "metrics": [m.column for m in metrics],
             "preset": request.preset,
+            "ssim_convention": request.ssim_convention,
             **shown,
             "shard": scope,
             "reference": None if request.reference is None else str(request.reference),
             "candidate": str(request.candidate),
         },
-        warnings=[f"unverified VGG weights in use: {p}" for p in unverified_in_use()],
+        warnings=_weights_warnings(metrics),
         unmatched=[str(p) for p in pairing.unmatched_reference + pairing.unmatched_candidate],
         unsupported=[str(p) for p in pairing.unsupported],
     )
@@ -116,6 +125,16 @@ def prepare(request: ScoreRequest, default_metrics: Sequence[str]) -> Prepared:
 
         evaluator = Resumed.open(options["resume"], evaluator, info, pairing, request.reference, request.candidate)
     return Prepared(evaluator, list(pairing.pairs), pairing, info)
+
+
+def _weights_warnings(metrics: Sequence[Any]) -> list[str]:
+    """The report's warning for test-only unverified VGG weights (the weights code loads
+    only when a metric needs weights)."""
+    if not any(m.info.needs_weights for m in metrics):
+        return []
+    from imgloss.weights import unverified_in_use
+
+    return [f"unverified VGG weights in use: {p}" for p in unverified_in_use()]
 
 
 def execute(
@@ -156,3 +175,33 @@ def execute(
     failed = summary.failed or unmatched or empty
     code = InputError.exit_code if failed else EXIT_OK
     return Outcome(results, summary, code, prepared.info.unmatched, output_error)
+
+
+def write_maps(
+    folder: Path, result: PairResult, metrics: Sequence[Any], options: Mapping[str, Any]
+) -> list[Path]:
+    """Write the map of each of ``metrics`` (MetricSpecs) that has one, for a scored
+    pair (:mod:`imgloss.metrics.maps`); the images are re-read as the engine read them
+    (the candidate resized to the reference when their sizes differ). Returns the files."""
+    from imgloss.io import match_channels, read_image, resize_to
+    from imgloss.metrics.maps import MAPPED, metric_map
+    from imgloss.report.maps import map_path, write_map
+
+    wanted = [spec for spec in metrics if spec.info.name in MAPPED]
+    if result.error is not None or result.reference is None or not wanted:
+        return []
+
+    def read(path: str) -> Any:
+        return read_image(path, background=options.get("background", "white"),
+                          max_pixels=options.get("max_pixels")).tensor
+
+    x, y = match_channels(read(result.reference), read(result.candidate))
+    y = resize_to(y, tuple(x.shape[-2:]))
+    written = []
+    for spec in wanted:
+        kind, values = metric_map(spec, x[None], y[None], options.get("weights"))
+        path = map_path(folder, result.key, spec.column)
+        write_map(path, values.double().cpu().numpy(), kind, f"{spec.column}: {Path(result.key).name}")
+        written.append(path)
+    return written
+

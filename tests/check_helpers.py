@@ -1,21 +1,14 @@
-"""Shared helpers of the ``imgloss check`` tests: small images with a known edit, the
-CLI through CliRunner and as a subprocess, and a scan for leftover temp files.
+"""Shared helpers of the ``imgloss check`` tests: small images with a known edit and a
+scan for leftover temp files (the CLI runners are conftest's ``invoke``/``run_module``).
 
 Import explicitly (``from check_helpers import ...``).
 """
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PIL import Image
-from typer.testing import CliRunner
-
-from imgloss.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "sample_images"
@@ -58,19 +51,6 @@ def make_folders(root: Path) -> tuple[Path, Path]:
     save(golden / "edited.png", texture(3))
     save(cand / "edited.png", painted(texture(3)))
     return golden, cand
-
-
-def invoke(*args: Any) -> Any:
-    """``imgloss ARGS`` through CliRunner (stdout and stderr kept apart)."""
-    return CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
-
-
-def run_module(*args: Any, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    """``python -m imgloss ARGS`` in a real process."""
-    return subprocess.run(
-        [sys.executable, "-m", "imgloss", *map(str, args)],
-        capture_output=True, text=True, cwd=cwd, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=300,
-    )
 
 
 def leftovers(root: Path) -> list[Path]:

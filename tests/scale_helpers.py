@@ -1,19 +1,13 @@
 """Shared by the shard, merge, resume and Ray tests: a folder pair of tiny images and
-ways to run the CLI (CliRunner and subprocess)."""
+JSON helpers (the CLI runners are conftest's ``invoke``/``run_module``)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
-from typer.testing import CliRunner
-
-from imgloss.cli import app
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Cheap metrics that need no weights; ssim needs at least 11 x 11 pixels.
@@ -37,16 +31,6 @@ def make_folders(root: Path, count: int = 24, seed: int = 0, size: int = 16) -> 
     Image.fromarray(np.zeros((size, size, 3), np.uint8)).save(ref / "only_ref.png")
     Image.fromarray(np.zeros((size, size, 3), np.uint8)).save(cand / "d2/only_cand.png")
     return ref, cand
-
-
-def invoke(*args: Any) -> Any:
-    return CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
-
-
-def run_module(*args: Any, cwd: Path = ROOT, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "imgloss", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, env=env, timeout=timeout)
 
 
 def without_timing(document: dict[str, Any]) -> dict[str, Any]:

@@ -4,8 +4,6 @@ sample_images local edit, and one real subprocess."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -14,7 +12,7 @@ import pytest
 from PIL import Image
 
 from check_helpers import (
-    EDIT, LIMITS, ROOT, SAMPLES, SIZE, error_lines, invoke, leftovers, make_folders, run_module, save, texture,
+    EDIT, LIMITS, SAMPLES, SIZE, error_lines, leftovers, make_folders, save, texture,
 )
 from imgloss.gate.heatmap import panel_box, picture_size
 
@@ -24,7 +22,7 @@ def folders(tmp_path: Path) -> tuple[Path, Path]:
     return make_folders(tmp_path)
 
 
-def test_identical_pairs_pass_exit_0(folders) -> None:
+def test_identical_pairs_pass_exit_0(folders, invoke) -> None:
     golden, cand = folders
     result = invoke("check", golden / "same.png", cand / "same.png", *LIMITS)
     assert result.exit_code == 0, result.output
@@ -32,7 +30,7 @@ def test_identical_pairs_pass_exit_0(folders) -> None:
     assert error_lines(result.stderr) == [] and error_lines(result.stderr, "check failed") == []
 
 
-def test_a_broken_threshold_fails_exit_1_and_names_values(folders) -> None:
+def test_a_broken_threshold_fails_exit_1_and_names_values(folders, invoke) -> None:
     golden, cand = folders
     result = invoke("check", golden, cand, *LIMITS, "--workers", "0")
     assert result.exit_code == 1, result.output
@@ -45,7 +43,7 @@ def test_a_broken_threshold_fails_exit_1_and_names_values(folders) -> None:
     assert len(rows) == 3
 
 
-def test_missing_candidate_warns_and_fails_only_with_fail_on_missing(folders) -> None:
+def test_missing_candidate_warns_and_fails_only_with_fail_on_missing(folders, invoke) -> None:
     golden, cand = folders
     (cand / "sub" / "same2.png").unlink()
     args = ("check", golden, cand, "--max", "charbonnier=1", "--workers", "0")
@@ -58,7 +56,7 @@ def test_missing_candidate_warns_and_fails_only_with_fail_on_missing(folders) ->
     assert str(golden / "sub" / "same2.png") in line and "no candidate" in line
 
 
-def test_unreadable_pair_wins_over_a_failure_exit_3(folders) -> None:
+def test_unreadable_pair_wins_over_a_failure_exit_3(folders, invoke) -> None:
     golden, cand = folders
     (cand / "same.png").write_bytes(b"not an image at all")
     result = invoke("check", golden, cand, *LIMITS, "--workers", "0")
@@ -68,7 +66,7 @@ def test_unreadable_pair_wins_over_a_failure_exit_3(folders) -> None:
     assert str(cand / "same.png") in line and "not an image" in line
 
 
-def test_junit_counts_and_failure_messages(folders, tmp_path) -> None:
+def test_junit_counts_and_failure_messages(folders, tmp_path, invoke) -> None:
     golden, cand = folders
     (golden / "gone.png").write_bytes((golden / "same.png").read_bytes())
     (cand / "broken.png").write_bytes(b"")
@@ -93,7 +91,7 @@ def test_junit_counts_and_failure_messages(folders, tmp_path) -> None:
     assert leftovers(tmp_path) == []
 
 
-def test_heatmaps_only_for_failures_and_json_carries_verdicts(folders, tmp_path) -> None:
+def test_heatmaps_only_for_failures_and_json_carries_verdicts(folders, tmp_path, invoke) -> None:
     golden, cand = folders
     diffs, out = tmp_path / "diffs" / "nested", tmp_path / "results.json"
     result = invoke("check", golden, cand, *LIMITS, "--diff-dir", diffs, "-f", "json", "-o", out, "--workers", "0")
@@ -117,7 +115,7 @@ def test_heatmaps_only_for_failures_and_json_carries_verdicts(folders, tmp_path)
     assert error_panel[inside].mean() > error_panel[~inside].mean() + 100
 
 
-def test_jsonl_and_csv_formats(folders, tmp_path) -> None:
+def test_jsonl_and_csv_formats(folders, tmp_path, invoke) -> None:
     golden, cand = folders
     lines = invoke("check", golden, cand, *LIMITS, "-f", "jsonl", "-q", "--workers", "0")
     assert lines.exit_code == 1
@@ -132,7 +130,7 @@ def test_jsonl_and_csv_formats(folders, tmp_path) -> None:
     assert by_name["same.png"] == ["pass", ""]
 
 
-def test_max_on_a_higher_is_better_metric_is_warned_not_refused(folders) -> None:
+def test_max_on_a_higher_is_better_metric_is_warned_not_refused(folders, invoke) -> None:
     golden, cand = folders
     result = invoke("check", golden / "same.png", cand / "same.png", "--max", "ssim=1.5", "-f", "json")
     assert result.exit_code == 0, result.output
@@ -141,7 +139,7 @@ def test_max_on_a_higher_is_better_metric_is_warned_not_refused(folders) -> None
     assert json.loads(result.stdout)["warnings"] == [warning.removeprefix("imgloss: warning: ")]
 
 
-def test_update_golden_accepts_candidates_then_the_check_passes(folders) -> None:
+def test_update_golden_accepts_candidates_then_the_check_passes(folders, invoke) -> None:
     golden, cand = folders
     save(cand / "new" / "fresh.png", texture(9))
     (golden / "only_golden.png").write_bytes((golden / "same.png").read_bytes())
@@ -156,7 +154,7 @@ def test_update_golden_accepts_candidates_then_the_check_passes(folders) -> None
     assert leftovers(golden.parent) == []
 
 
-def test_update_golden_touches_only_failing_and_new_pairs(folders) -> None:
+def test_update_golden_touches_only_failing_and_new_pairs(folders, invoke) -> None:
     golden, cand = folders
     save(cand / "new" / "fresh.png", texture(9))
     (cand / "same.png").write_bytes((cand / "same.png").read_bytes() + b"")  # same pixels
@@ -174,7 +172,7 @@ def test_update_golden_touches_only_failing_and_new_pairs(folders) -> None:
     assert (golden / "same.png").read_bytes() == untouched[golden / "same.png"][2]
 
 
-def test_update_golden_refuses_when_a_pair_is_unreadable(folders) -> None:
+def test_update_golden_refuses_when_a_pair_is_unreadable(folders, invoke) -> None:
     golden, cand = folders
     (cand / "same.png").write_bytes(b"\x89PNG\r\n\x1a\n")
     before = {p: p.read_bytes() for p in golden.rglob("*") if p.is_file()}
@@ -184,7 +182,7 @@ def test_update_golden_refuses_when_a_pair_is_unreadable(folders) -> None:
     assert {p: p.read_bytes() for p in golden.rglob("*") if p.is_file()} == before
 
 
-def test_sample_images_local_edit_heatmap_is_bright_in_the_edit(tmp_path) -> None:
+def test_sample_images_local_edit_heatmap_is_bright_in_the_edit(tmp_path, invoke) -> None:
     manifest = json.loads((SAMPLES / "manifest.json").read_text())
     x0, y0, x1, y1 = manifest["pairs"]["astronaut.png"]["region"]
     diffs = tmp_path / "diffs"
@@ -205,7 +203,7 @@ def test_sample_images_local_edit_heatmap_is_bright_in_the_edit(tmp_path) -> Non
     assert error[~inside].max() == error.min()  # untouched pixels all have the zero colour
 
 
-def test_subprocess_fail_writes_junit_and_json(folders, tmp_path) -> None:
+def test_subprocess_fail_writes_junit_and_json(folders, tmp_path, run_module) -> None:
     golden, cand = folders
     junit, out = tmp_path / "j.xml", tmp_path / "r.json"
     done = run_module("check", golden, cand, *LIMITS, "--junit", junit, "-f", "json", "-o", out, "--workers", "0")
@@ -214,11 +212,3 @@ def test_subprocess_fail_writes_junit_and_json(folders, tmp_path) -> None:
     assert ET.parse(junit).getroot().find("testsuite").get("failures") == "1"  # type: ignore[union-attr]
     assert len(json.loads(out.read_text())["results"]) == 3
 
-
-def test_check_modules_import_no_torch() -> None:
-    code = (
-        "import sys, imgloss.cli, imgloss.cli.check, imgloss.gate.verdicts, imgloss.config, imgloss.gate.thresholds, "
-        "imgloss.gate.junit, imgloss.gate.golden, imgloss.report.html; print('torch' in sys.modules)"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
-    assert done.stdout.strip() == "False", done.stderr

@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 import imgloss.io.decode
-from check_helpers import error_lines, invoke, leftovers, run_module, save, texture
+from check_helpers import error_lines, leftovers, save, texture
 
 
 @dataclass
@@ -268,7 +268,7 @@ def assert_whole_outputs(out: Path, code: int) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
-def test_bad_input(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_input(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, invoke) -> None:
     case = CASES[name](tmp_path)
     if case.setup is not None:
         case.setup(monkeypatch)
@@ -295,7 +295,7 @@ def test_bad_input(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
 
 @pytest.mark.parametrize(("name", "code"), [("truncated_png", 3), ("threshold_not_a_number", 2)])
-def test_bad_input_in_a_real_process(name: str, code: int, tmp_path: Path) -> None:
+def test_bad_input_in_a_real_process(name: str, code: int, tmp_path: Path, run_module) -> None:
     case = CASES[name](tmp_path)
     done = run_module("check", *case.args, "--workers", "0", "-q")
     assert done.returncode == code, done.stderr

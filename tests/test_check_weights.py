@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from check_helpers import error_lines, invoke, leftovers, make_folders
+from check_helpers import error_lines, leftovers, make_folders
 from vgg_fixtures import isolated, no_network, standin_dir, use_standin  # noqa: F401
 from imgloss.weights import ENV_ALLOW_UNVERIFIED
 
 
-def test_perceptual_threshold_with_standin_weights(use_standin: Path, tmp_path: Path) -> None:
+def test_perceptual_threshold_with_standin_weights(use_standin: Path, tmp_path: Path, invoke) -> None:
     golden, cand = make_folders(tmp_path / "images")
     out = tmp_path / "r.json"
     result = invoke("check", golden, cand, "--max", "perceptual=1e-6", "-f", "json", "-o", out, "--workers", "0")
@@ -21,7 +21,7 @@ def test_perceptual_threshold_with_standin_weights(use_standin: Path, tmp_path: 
     assert any("unverified" in w for w in document["warnings"])
 
 
-def test_config_weights_path_is_relative_to_pyproject(standin_dir: Path, tmp_path: Path, monkeypatch) -> None:
+def test_config_weights_path_is_relative_to_pyproject(standin_dir: Path, tmp_path: Path, monkeypatch, invoke) -> None:
     golden, cand = make_folders(tmp_path)
     project = tmp_path / "project"
     (project / "sub").mkdir(parents=True)
@@ -33,7 +33,7 @@ def test_config_weights_path_is_relative_to_pyproject(standin_dir: Path, tmp_pat
     assert result.exit_code == 0, result.output
 
 
-def test_missing_weights_exit_4_before_any_output(isolated: Path, tmp_path: Path) -> None:
+def test_missing_weights_exit_4_before_any_output(isolated: Path, tmp_path: Path, invoke) -> None:
     golden, cand = make_folders(tmp_path / "images")
     out, junit = tmp_path / "r.json", tmp_path / "j.xml"
     result = invoke("check", golden, cand, "--min", "ssim=0.9", "--max", "perceptual=0.1", "-f", "json", "-o", out,
@@ -44,7 +44,7 @@ def test_missing_weights_exit_4_before_any_output(isolated: Path, tmp_path: Path
     assert not out.exists() and not junit.exists() and leftovers(tmp_path) == []
 
 
-def test_preset_column_is_thresholded(use_standin: Path, tmp_path: Path) -> None:
+def test_preset_column_is_thresholded(use_standin: Path, tmp_path: Path, invoke) -> None:
     golden, cand = make_folders(tmp_path / "images")
     result = invoke("check", golden / "edited.png", cand / "edited.png", "--max", "perceptual:johnson=1e-6", "-f", "jsonl", "-q")
     assert result.exit_code == 1, result.output

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from check_helpers import error_lines, invoke, make_folders
+from check_helpers import error_lines, make_folders
 from imgloss.config import find_pyproject, load_config
 from imgloss.errors import UsageError
 from imgloss.gate.thresholds import Override, Threshold, ThresholdSet, merge, parse_threshold
@@ -123,7 +123,7 @@ def test_command_line_limit_replaces_the_same_bound_everywhere() -> None:
 # ----------------------------------------------------------------- through the CLI
 
 
-def test_cli_beats_pyproject(tmp_path, monkeypatch) -> None:
+def test_cli_beats_pyproject(tmp_path, monkeypatch, invoke) -> None:
     golden, cand = make_folders(tmp_path)
     write(tmp_path, '[tool.imgloss]\nglob = "*.jpg"\nworkers = 0\n[tool.imgloss.min]\nssim = 0.98\n')
     monkeypatch.chdir(tmp_path)
@@ -138,7 +138,7 @@ def test_cli_beats_pyproject(tmp_path, monkeypatch) -> None:
     assert relaxed.exit_code == 0, relaxed.output
 
 
-def test_cli_flag_beats_config_bool_and_overrides_apply(tmp_path, monkeypatch) -> None:
+def test_cli_flag_beats_config_bool_and_overrides_apply(tmp_path, monkeypatch, invoke) -> None:
     golden, cand = make_folders(tmp_path)
     (cand / "sub" / "same2.png").unlink()
     write(tmp_path, "\n".join([
@@ -154,7 +154,7 @@ def test_cli_flag_beats_config_bool_and_overrides_apply(tmp_path, monkeypatch) -
     assert error_lines(deep.stderr, "check failed") == []
 
 
-def test_bad_config_exits_2_with_one_line(tmp_path, monkeypatch) -> None:
+def test_bad_config_exits_2_with_one_line(tmp_path, monkeypatch, invoke) -> None:
     golden, cand = make_folders(tmp_path)
     path = write(tmp_path, "[tool.imgloss]\ndevices = 'cpu'\n")
     monkeypatch.chdir(tmp_path)

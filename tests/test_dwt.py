@@ -89,6 +89,7 @@ def test_dwt2_odd_size_is_symmetric_extension() -> None:
         torch.testing.assert_close(g, e, atol=1e-12, rtol=0)
 
 
+@pytest.mark.slow  # numerical Jacobian
 def test_dwt2_gradient_flows() -> None:
     x = torch.rand(1, 2, 7, 6, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda t: dwt2(t, "db2"), (x,))

@@ -212,7 +212,7 @@ def test_an_unexpected_failure_of_one_batch_is_error_rows_and_the_run_goes_on(tm
     real = ev._score
 
     def broken_for_20px(items, device):
-        if items[0].y.shape[-1] == 20:
+        if items.y.shape[-1] == 20:
             raise RuntimeError("simulated kernel failure")
         return real(items, device)
 

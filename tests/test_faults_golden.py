@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from check_helpers import invoke, make_folders
+from check_helpers import make_folders
+from conftest import cli_invoke as invoke
 from faults import run_killed_at, temp_files
 
 #: The steps of a swap: the journal's and the folders' renames, the exchange, the stage's removal.

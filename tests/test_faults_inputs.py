@@ -11,15 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import cli_invoke as invoke
 from PIL import Image, ImageCms
-from typer.testing import CliRunner
 
 from faults import assert_one_line, tiny
-from imgloss.cli import app
 
 
-def invoke(*args: object):
-    return CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
 
 
 def notes_of(*args: object) -> list[str]:

@@ -9,10 +9,9 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from conftest import cli_invoke as invoke
 
 from faults import assert_one_line, csv_rows, pair_folders
-from imgloss.cli import app
 
 HOSTILE = [
     b"caf\xe9.png",  # Latin-1, not UTF-8
@@ -30,8 +29,6 @@ HOSTILE = [
 RAW = ("\x1b", "\r", "\u202e", "\u0085")
 
 
-def invoke(*args: object):
-    return CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
 
 
 @pytest.fixture(scope="module")

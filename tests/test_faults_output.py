@@ -17,10 +17,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from conftest import cli_invoke as invoke
 
 from faults import ENV, assert_complete_csv, assert_one_line, csv_rows, pair_folders, run_cli, temp_files
-from imgloss.cli import app
 from imgloss.report.summary import RunInfo, Summary
 from imgloss.report.writers import CSVWriter
 from imgloss.results import PairResult
@@ -28,8 +27,6 @@ from imgloss.results import PairResult
 LIMIT = ("--max", "mae=1")
 
 
-def invoke(*args: object):
-    return CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
 
 
 @pytest.fixture()

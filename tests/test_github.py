@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from check_helpers import LIMITS, invoke, make_folders
+from check_helpers import LIMITS, make_folders
 from imgloss.gate.github import enabled, escape_data, escape_property, step_summary
 from imgloss.gate.verdicts import Unpaired
 from imgloss.report.summary import RunInfo
@@ -23,7 +23,7 @@ def test_escaping() -> None:
     assert escape_property("a:b,c%") == "a%3Ab%2Cc%25"
 
 
-def test_check_under_github_actions_annotates_and_writes_the_step_summary(tmp_path, monkeypatch) -> None:
+def test_check_under_github_actions_annotates_and_writes_the_step_summary(tmp_path, monkeypatch, invoke) -> None:
     golden, cand = make_folders(tmp_path)
     (golden / "gone.png").write_bytes((golden / "same.png").read_bytes())
     summary = tmp_path / "summary.md"

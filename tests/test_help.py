@@ -5,21 +5,22 @@ from __future__ import annotations
 import re
 
 import pytest
-from typer.testing import CliRunner
-
-from imgloss.cli import app
 from imgloss.options import CHECK, COMPARE, OPTIONS
 
 
-def help_text(*command: str, columns: int = 80) -> str:
-    result = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": str(columns), "TERM": "dumb"})
-    assert result.exit_code == 0, result.output
-    return result.stdout
+@pytest.fixture(scope="session")
+def help_text(invoke):
+    """``help_text("compare", columns=80)``: the stdout of ``imgloss compare --help`` at that width."""
+    def run(*command: str, columns: int = 80) -> str:
+        result = invoke(*command, "--help", env={"COLUMNS": str(columns), "TERM": "dumb"})
+        assert result.exit_code == 0, result.output
+        return result.stdout
+    return run
 
 
 @pytest.mark.parametrize(("command", "names"), [("compare", COMPARE), ("check", CHECK)])
-def test_panels_choices_and_no_placeholders(command: str, names: tuple[str, ...]) -> None:
-    text = help_text(command, columns=160)  # wide enough that no choice list folds
+def test_panels_choices_and_no_placeholders(command: str, names: tuple[str, ...], help_text) -> None:
+    text = help_text(command, columns=240)  # wide enough that no choice list folds
     panels = {OPTIONS[name].panel for name in names}
     for panel in panels:
         assert f"─ {panel} " in text, panel
@@ -33,10 +34,10 @@ def test_panels_choices_and_no_placeholders(command: str, names: tuple[str, ...]
     assert max(len(line) for line in help_text(command).splitlines()) <= 80
 
 
-def test_metric_help_names_the_metrics_command() -> None:
+def test_metric_help_names_the_metrics_command(help_text) -> None:
     assert "imgloss metrics" in " ".join(help_text("compare").split())
 
 
-def test_shell_completion_is_on() -> None:
+def test_shell_completion_is_on(help_text) -> None:
     text = help_text()
     assert "--install-completion" in text and "--show-completion" in text

@@ -13,7 +13,7 @@ import pytest
 import torch
 from PIL import Image
 
-from check_helpers import LIMITS, invoke, make_folders
+from check_helpers import LIMITS, make_folders
 from imgloss.gate.heatmap import write_heatmap
 from imgloss.report.html import build_page
 
@@ -59,7 +59,8 @@ def test_one_hundred_failures_make_less_than_5_mb_of_html(tmp_path) -> None:
     assert size < sum(path.stat().st_size for path in page.files.values())  # thumbnails are smaller than the maps
 
 
-def test_report_renders_in_headless_chromium(tmp_path) -> None:
+@pytest.mark.slow  # starts headless Chromium
+def test_report_renders_in_headless_chromium(tmp_path, invoke) -> None:
     golden, cand = make_folders(tmp_path)
     results = tmp_path / "results.json"
     checked = invoke("check", golden, cand, *LIMITS, "--diff-dir", tmp_path / "diffs", "-f", "json", "-o", results,

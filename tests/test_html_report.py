@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from check_helpers import LIMITS, error_lines, invoke, leftovers, make_folders
+from check_helpers import LIMITS, error_lines, leftovers, make_folders
 from imgloss.errors import InputError
 from imgloss.report.html import load_results, margin, render_html
 
@@ -29,7 +29,7 @@ class References(HTMLParser):
 
 
 @pytest.fixture()
-def results_json(tmp_path: Path) -> Path:
+def results_json(tmp_path: Path, invoke) -> Path:
     golden, cand = make_folders(tmp_path)
     (cand / "broken.png").write_bytes(b"<html>not a png</html>")
     (golden / "broken.png").write_bytes((golden / "same.png").read_bytes())
@@ -41,7 +41,7 @@ def results_json(tmp_path: Path) -> Path:
     return out
 
 
-def test_page_lists_every_pair_with_thumbnails_and_files_beside_it(results_json, tmp_path) -> None:
+def test_page_lists_every_pair_with_thumbnails_and_files_beside_it(results_json, tmp_path, invoke) -> None:
     page_path = tmp_path / "site" / "report.html"
     page_path.parent.mkdir()
     result = invoke("report", results_json, "-o", page_path)
@@ -71,7 +71,7 @@ def test_page_lists_every_pair_with_thumbnails_and_files_beside_it(results_json,
     assert leftovers(tmp_path) == []
 
 
-def test_page_goes_to_stdout_and_missing_heatmaps_are_named(results_json, tmp_path) -> None:
+def test_page_goes_to_stdout_and_missing_heatmaps_are_named(results_json, tmp_path, invoke) -> None:
     document = json.loads(results_json.read_text())
     document["results"][0]["check"] = {"status": "fail", "failed": [], "thresholds": [], "message": "m",
                                        "heatmap": "nowhere/x.png"}
@@ -110,7 +110,7 @@ def test_notes_are_shown(tmp_path) -> None:
     assert "resized candidate 8x8 -&gt; 4x4" in render_html(document, tmp_path)
 
 
-def test_compare_json_renders_too(tmp_path) -> None:
+def test_compare_json_renders_too(tmp_path, invoke) -> None:
     golden, cand = make_folders(tmp_path)
     compared = invoke("compare", golden, cand, "-m", "psnr", "-f", "json", "-q", "--workers", "0")
     (tmp_path / "c.json").write_text(compared.stdout)
@@ -124,7 +124,7 @@ def test_compare_json_renders_too(tmp_path) -> None:
     ("content", "reason"),
     [("{", "not JSON"), ('{"results": 3}', "not an imgloss JSON result file"), ("[1, 2]", "not an imgloss JSON")],
 )
-def test_bad_results_file_is_one_line_exit_3(tmp_path, content, reason) -> None:
+def test_bad_results_file_is_one_line_exit_3(tmp_path, content, reason, invoke) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text(content)
     with pytest.raises(InputError, match=reason):

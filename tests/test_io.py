@@ -9,8 +9,6 @@ import builtins
 import json
 import os
 import struct
-import subprocess
-import sys
 import warnings
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -805,14 +803,6 @@ def test_glob_matches() -> None:
     assert glob_matches("faces/x/y.png", "faces/**")
     assert not glob_matches("B.PNG", "*.png")  # case-sensitive on every platform
     assert not glob_matches("other/b.png", "faces/**")
-
-
-def test_importing_io_does_not_import_torch() -> None:
-    code = "import sys, imgloss.io; print('torch' in sys.modules)"
-    root = Path(__file__).resolve().parent.parent
-    env = {**os.environ, "PYTHONPATH": str(root)}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
-    assert out.stdout.strip() == "False"
 
 
 # --------------------------------------------------------------------- sample_images

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from check_helpers import invoke, make_folders
+from check_helpers import make_folders
 from imgloss.report.summary import json_value, jsonable, summarize
 from imgloss.results import PairResult
 
@@ -33,7 +33,7 @@ def test_summary_mean_is_finite_and_counts_infinities() -> None:
 
 
 @pytest.mark.parametrize("mode", ["string", "null", "large"])
-def test_compare_json_inf_modes_parse_with_a_strict_reader(tmp_path, mode) -> None:
+def test_compare_json_inf_modes_parse_with_a_strict_reader(tmp_path, mode, invoke) -> None:
     golden, cand = make_folders(tmp_path)
     result = invoke("compare", golden, cand, "-m", "psnr", "-f", "json", "--json-inf", mode, "-q", "--workers", "0")
     assert result.exit_code == 0, result.output
@@ -45,13 +45,13 @@ def test_compare_json_inf_modes_parse_with_a_strict_reader(tmp_path, mode) -> No
     assert psnr["mean"] == pytest.approx(values["edited.png"]) and psnr["infinite"] == 2
 
 
-def test_table_summary_shows_the_infinite_count(tmp_path) -> None:
+def test_table_summary_shows_the_infinite_count(tmp_path, invoke) -> None:
     golden, cand = make_folders(tmp_path)
     result = invoke("compare", golden, cand, "-m", "psnr", "--workers", "0")
     assert "infinite" in result.stdout
 
 
-def test_unknown_json_inf_is_a_usage_error(tmp_path) -> None:
+def test_unknown_json_inf_is_a_usage_error(tmp_path, invoke) -> None:
     golden, cand = make_folders(tmp_path)
     result = invoke("compare", golden, cand, "--json-inf", "nan")
     assert result.exit_code == 2 and "string, null, large" in result.stderr

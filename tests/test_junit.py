@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 import junitparser
 
-from check_helpers import LIMITS, invoke, make_folders
+from check_helpers import LIMITS, make_folders
 from imgloss.gate.junit import JUnitCase, junit_xml, write_junit
 
 CASES = [
@@ -63,7 +63,7 @@ def test_write_is_atomic_and_replaces(tmp_path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.xml"]
 
 
-def test_check_report_has_relative_names_real_times_and_attachments(tmp_path, monkeypatch) -> None:
+def test_check_report_has_relative_names_real_times_and_attachments(tmp_path, monkeypatch, invoke) -> None:
     golden, cand = make_folders(tmp_path)
     (cand / "new.png").write_bytes((cand / "same.png").read_bytes())
     monkeypatch.chdir(tmp_path)

@@ -1,7 +1,7 @@
 """Properties every metric must have: batching, precision, gradients, shapes, modules.
 
-Parametrised kornia-style over dtypes and devices; CUDA cases carry the ``gpu`` marker
-and exist only when ``torch.cuda.is_available()``.
+Parametrised kornia-style over conftest's ``dtype`` (float32, float64) and ``device``
+fixtures (cpu; cuda carries the ``gpu`` marker and is skipped without CUDA).
 """
 from __future__ import annotations
 
@@ -22,10 +22,6 @@ from imgloss.losses import (
     WSSIMLoss,
 )
 
-DEVICES = [pytest.param("cpu", id="cpu")]
-if torch.cuda.is_available():  # pragma: no cover - depends on the machine
-    DEVICES.append(pytest.param("cuda", id="cuda", marks=pytest.mark.gpu))
-DTYPES = [pytest.param(torch.float32, id="float32"), pytest.param(torch.float64, id="float64")]
 
 Metric = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -59,7 +55,6 @@ def images(n: int, c: int, h: int, w: int, *, dtype=torch.float32, device="cpu",
 # --------------------------------------------------------------------------- batching
 
 
-@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("name", NAMES)
 def test_batch_equals_one_at_a_time(name: str, device: str) -> None:
     fn = METRICS[name][0]
@@ -73,7 +68,6 @@ def test_batch_equals_one_at_a_time(name: str, device: str) -> None:
     torch.testing.assert_close(batch, singles, atol=1e-6, rtol=0)
 
 
-@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("name", NAMES)
 def test_float32_matches_float64(name: str, device: str) -> None:
     fn = METRICS[name][0]
@@ -87,7 +81,7 @@ def test_float32_matches_float64(name: str, device: str) -> None:
 # --------------------------------------------------------------------------- gradients
 
 
-@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.slow  # float64 numerical Jacobians: minutes for ssim/wssim on 2 cores
 @pytest.mark.parametrize("name", NAMES)
 def test_gradcheck(name: str, device: str) -> None:
     fn, uses_y, side = METRICS[name]
@@ -97,8 +91,6 @@ def test_gradcheck(name: str, device: str) -> None:
     assert torch.autograd.gradcheck(fn, (x, y), eps=1e-6, atol=1e-5)
 
 
-@pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", NAMES)
 def test_gradients_reach_both_inputs(name: str, dtype: torch.dtype, device: str) -> None:
     fn, uses_y, _ = METRICS[name]
@@ -139,8 +131,6 @@ def test_tv_other_kinds_gradcheck(kind: str) -> None:
 # --------------------------------------------------------------------------- shape, dtype
 
 
-@pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", NAMES)
 def test_output_shape_and_dtype(name: str, dtype: torch.dtype, device: str) -> None:
     fn = METRICS[name][0]
@@ -153,7 +143,6 @@ def test_output_shape_and_dtype(name: str, dtype: torch.dtype, device: str) -> N
         assert torch.isfinite(out).all()
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
 def test_gram_shape(dtype: torch.dtype) -> None:
     x, _ = images(3, 4, 5, 6, dtype=dtype)
     g = gram(x)
@@ -268,6 +257,7 @@ def test_combined_loss_gradients_flow() -> None:
         assert t.grad is not None and torch.isfinite(t.grad).all() and t.grad.abs().sum() > 0
 
 
+@pytest.mark.slow  # numerical Jacobian through W-SSIM
 def test_combined_loss_gradcheck() -> None:
     x, y = images(1, 1, 8, 8, dtype=torch.float64, seed=17)
     x.requires_grad_(True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from check_helpers import ROOT, invoke
+from check_helpers import ROOT
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -29,7 +29,7 @@ def test_py_typed_and_samples_are_package_data() -> None:
     assert set(samples) <= declared  # every sample ships in the wheel (setuptools expands the same globs)
 
 
-def test_demo_copies_the_samples_and_compares_them(tmp_path) -> None:
+def test_demo_copies_the_samples_and_compares_them(tmp_path, invoke) -> None:
     result = invoke("demo", tmp_path / "d")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "d" / "reference" / "astronaut.png").read_bytes() == (PACKAGE / "samples" / "reference" / "astronaut.png").read_bytes()

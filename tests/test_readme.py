@@ -97,6 +97,7 @@ def test_the_readme_has_runnable_blocks() -> None:
     assert len(FOUND) >= 4
 
 
+@pytest.mark.slow  # runs README commands in bash, each a Python process
 @pytest.mark.parametrize(("line", "lines"), FOUND, ids=[f"README.md:{n}" for n, _ in FOUND])
 def test_readme_block_runs_as_shown(line: int, lines: list[str], tmp_path: Path) -> None:
     steps = session(lines)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from scale_helpers import METRICS, ROOT, invoke, make_folders, without_timing
+from scale_helpers import METRICS, ROOT, make_folders, without_timing
 
 
 @pytest.fixture(scope="module")
@@ -23,11 +23,14 @@ def folders(tmp_path_factory) -> tuple[Path, Path, Path]:
     return root, ref, cand
 
 
-def compare(ref: Path, cand: Path, *extra: object):
-    return invoke("compare", ref, cand, "-m", METRICS, "--workers", "0", "-q", *extra)
+@pytest.fixture(scope="session")
+def compare(invoke):
+    """``imgloss compare REF CAND`` with the cheap metrics, in process, quiet; then ``extra``."""
+    return lambda ref, cand, *extra: invoke("compare", ref, cand, "-m", METRICS, "--workers", "0", "-q", *extra)
 
 
-def test_kill_9_at_seeded_random_points_then_resume_gives_the_uninterrupted_output(tmp_path) -> None:
+@pytest.mark.slow  # real processes, killed and resumed
+def test_kill_9_at_seeded_random_points_then_resume_gives_the_uninterrupted_output(tmp_path, invoke) -> None:
     ref, cand = make_folders(tmp_path, count=80)
     args = ("compare", ref, cand, "-m", METRICS, "--workers", "0", "--batch-size", "2", "--format", "csv", "-q")
     assert invoke(*args, "-o", tmp_path / "full.csv").exit_code == 3
@@ -54,7 +57,7 @@ def test_kill_9_at_seeded_random_points_then_resume_gives_the_uninterrupted_outp
     assert len(lines) == 1 + 80 and len({json.loads(line)["candidate"] for line in lines[1:]}) == 80
 
 
-def test_stored_pairs_are_not_scored_again(folders, tmp_path) -> None:
+def test_stored_pairs_are_not_scored_again(folders, tmp_path, compare) -> None:
     root, ref, cand = folders
     log = tmp_path / "run.jsonl"
     first = compare(ref, cand, "--resume", log, "--format", "json")
@@ -71,7 +74,7 @@ def test_stored_pairs_are_not_scored_again(folders, tmp_path) -> None:
     assert len(log.read_text().splitlines()) == len(lines)
 
 
-def test_a_torn_last_line_is_dropped_and_scored_again(folders, tmp_path) -> None:
+def test_a_torn_last_line_is_dropped_and_scored_again(folders, tmp_path, compare) -> None:
     root, ref, cand = folders
     whole, log = tmp_path / "whole.jsonl", tmp_path / "torn.jsonl"
     full = compare(ref, cand, "--resume", whole, "--format", "json")
@@ -84,7 +87,7 @@ def test_a_torn_last_line_is_dropped_and_scored_again(folders, tmp_path) -> None
     assert log.read_bytes() == data
 
 
-def test_a_file_killed_while_writing_its_header_starts_over(folders, tmp_path) -> None:
+def test_a_file_killed_while_writing_its_header_starts_over(folders, tmp_path, compare) -> None:
     root, ref, cand = folders
     log = tmp_path / "r.jsonl"
     log.write_text('{"imgloss_resume": 1, "imgloss": "0.1.0", "dev')
@@ -92,7 +95,7 @@ def test_a_file_killed_while_writing_its_header_starts_over(folders, tmp_path) -
     assert len(log.read_text().splitlines()) == 1 + 12
 
 
-def test_resumed_shards_merge_to_the_full_run(folders, tmp_path) -> None:
+def test_resumed_shards_merge_to_the_full_run(folders, tmp_path, invoke, compare) -> None:
     root, ref, cand = folders
     full = compare(ref, cand, "--format", "json")
     for i in (1, 2):
@@ -105,7 +108,7 @@ def test_resumed_shards_merge_to_the_full_run(folders, tmp_path) -> None:
     assert got["unmatched"] == expected["unmatched"] and got["options"] == expected["options"]
 
 
-def test_merge_names_an_unfinished_resume_part(folders, tmp_path) -> None:
+def test_merge_names_an_unfinished_resume_part(folders, tmp_path, invoke, compare) -> None:
     root, ref, cand = folders
     for i in (1, 2):
         compare(ref, cand, "--shard", f"{i}/2", "--resume", tmp_path / f"s{i}.jsonl")
@@ -118,7 +121,7 @@ def test_merge_names_an_unfinished_resume_part(folders, tmp_path) -> None:
     assert missing in result.stderr
 
 
-def test_check_resumes_too(folders, tmp_path) -> None:
+def test_check_resumes_too(folders, tmp_path, invoke) -> None:
     root, ref, cand = folders
     common = ("--min", "ssim=0.965", "--workers", "0", "-q", "--format", "json")
     full = invoke("check", ref, cand, *common)
@@ -134,7 +137,7 @@ def test_check_resumes_too(folders, tmp_path) -> None:
 # --------------------------------------------------------------------------- refused files
 
 
-def _refused(args, code: int, log: Path, *needles: str) -> None:
+def _refused(invoke, args, code: int, log: Path, *needles: str) -> None:
     before = log.read_bytes()
     result = invoke(*args)
     assert result.exit_code == code, result.output
@@ -145,22 +148,22 @@ def _refused(args, code: int, log: Path, *needles: str) -> None:
     assert log.read_bytes() == before  # nothing overwritten
 
 
-def test_a_resume_file_of_another_run_is_refused_naming_the_difference(folders, tmp_path) -> None:
+def test_a_resume_file_of_another_run_is_refused_naming_the_difference(folders, tmp_path, compare, invoke) -> None:
     root, ref, cand = folders
     log = tmp_path / "r.jsonl"
     compare(ref, cand, "--resume", log)
     base = ("compare", ref, cand, "--workers", "0", "-q", "--resume", log)
-    _refused((*base, "-m", "ssim"), 2, log, "other options", "metrics: ['ssim', 'psnr', 'tv'] vs ['ssim']")
-    _refused((*base, "-m", METRICS, "--shard", "1/2"), 2, log, "shard: None vs '1/2'")
-    _refused(("compare", cand, ref, "-m", METRICS, "-q", "--resume", log), 2, log, f"reference: '{ref}' vs '{cand}'")
-    _refused(("score", cand, "-m", "tv", "-q", "--resume", log), 2, log, "metrics", "reference")
+    _refused(invoke, (*base, "-m", "ssim"), 2, log, "other options", "metrics: ['ssim', 'psnr', 'tv'] vs ['ssim']")
+    _refused(invoke, (*base, "-m", METRICS, "--shard", "1/2"), 2, log, "shard: None vs '1/2'")
+    _refused(invoke, ("compare", cand, ref, "-m", METRICS, "-q", "--resume", log), 2, log, f"reference: '{ref}' vs '{cand}'")
+    _refused(invoke, ("score", cand, "-m", "tv", "-q", "--resume", log), 2, log, "metrics", "reference")
     header, *rows = log.read_text().splitlines()
     version = tmp_path / "v.jsonl"
     version.write_text("\n".join([json.dumps({**json.loads(header), "imgloss": "9.9.9"}), *rows]) + "\n")
-    _refused(("compare", ref, cand, "-m", METRICS, "-q", "--resume", version), 2, version, "imgloss version: 9.9.9 vs 0.1.0")
+    _refused(invoke, ("compare", ref, cand, "-m", METRICS, "-q", "--resume", version), 2, version, "imgloss version: 9.9.9 vs 0.1.0")
 
 
-def test_changed_inputs_are_refused(folders, tmp_path) -> None:
+def test_changed_inputs_are_refused(invoke, folders, tmp_path, compare) -> None:
     root, ref, cand = folders
     log = tmp_path / "r.jsonl"
     compare(ref, cand, "--resume", log)
@@ -168,25 +171,25 @@ def test_changed_inputs_are_refused(folders, tmp_path) -> None:
     extra.write_bytes((ref / "only_ref.png").read_bytes())
     (ref / "d0" / "late.png").write_bytes(extra.read_bytes())
     try:
-        _refused(("compare", ref, cand, "-m", METRICS, "-q", "--resume", log), 2, log, "the inputs changed", "12 pair(s) then, 13 now")
+        _refused(invoke, ("compare", ref, cand, "-m", METRICS, "-q", "--resume", log), 2, log, "the inputs changed", "12 pair(s) then, 13 now")
     finally:
         extra.unlink()
         (ref / "d0" / "late.png").unlink()
 
 
-def test_files_that_are_not_resume_files_are_refused(folders, tmp_path) -> None:
+def test_files_that_are_not_resume_files_are_refused(invoke, folders, tmp_path, compare) -> None:
     root, ref, cand = folders
     base = ("compare", ref, cand, "-m", METRICS, "-q", "--resume")
     plain = tmp_path / "plain.jsonl"
     compare(ref, cand, "--format", "jsonl", "-o", plain)
-    _refused((*base, plain), 2, plain, "not a file that --resume wrote")
+    _refused(invoke, (*base, plain), 2, plain, "not a file that --resume wrote")
     image = tmp_path / "x.png"
     image.write_bytes((ref / "only_ref.png").read_bytes())
-    _refused((*base, image), 3, image, "x.png")
+    _refused(invoke, (*base, image), 3, image, "x.png")
     log = tmp_path / "r.jsonl"
     compare(ref, cand, "--resume", log)
     lines = log.read_text().splitlines()
     lines[4] = lines[4][:20]
     log.write_text("\n".join(lines) + "\n")
-    _refused((*base, log), 3, log, "r.jsonl: line 5: not an imgloss result")
-    _refused((*base, tmp_path), 2, log, "is a directory")
+    _refused(invoke, (*base, log), 3, log, "r.jsonl: line 5: not an imgloss result")
+    _refused(invoke, (*base, tmp_path), 2, log, "is a directory")

@@ -12,11 +12,11 @@ from PIL import Image
 
 from imgloss.errors import UsageError
 from imgloss.scale.shard import Shard, shard_number
-from scale_helpers import METRICS, invoke, load_json, make_folders, without_timing
+from scale_helpers import METRICS, load_json, make_folders, without_timing
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory) -> dict:
+def run(tmp_path_factory, invoke) -> dict:
     """The full run and its three shards, as JSON, CSV and JSONL."""
     root = tmp_path_factory.mktemp("shards")
     ref, cand = make_folders(root)
@@ -38,7 +38,7 @@ def test_shard_numbers_are_pinned_hashes_of_the_relative_path() -> None:
 
 
 @pytest.mark.parametrize("spec", ["0/3", "4/3", "a/b", "3", "1/0", "-1/3"])
-def test_bad_shard_spec_is_a_usage_error(spec: str, run) -> None:
+def test_bad_shard_spec_is_a_usage_error(spec: str, run, invoke) -> None:
     with pytest.raises(UsageError, match="I/N"):
         Shard.parse(spec)
     result = invoke("compare", run["ref"], run["cand"], "--shard", spec, "-q")
@@ -57,7 +57,7 @@ def test_three_shards_cover_every_pair_and_unmatched_file_exactly_once(run) -> N
     assert full["options"]["shard"] is None
 
 
-def test_shard_membership_does_not_depend_on_listing_order_or_root(tmp_path, run) -> None:
+def test_shard_membership_does_not_depend_on_listing_order_or_root(tmp_path, run, invoke) -> None:
     # The same files created in reverse order under another root path: the same shard.
     ref, cand = tmp_path / "other ref", tmp_path / "other cand"
     for src, dst in ((run["ref"], ref), (run["cand"], cand)):
@@ -71,7 +71,7 @@ def test_shard_membership_does_not_depend_on_listing_order_or_root(tmp_path, run
 
 
 @pytest.mark.parametrize("fmt", ["json", "csv"])
-def test_merge_equals_the_full_run(run, fmt) -> None:
+def test_merge_equals_the_full_run(run, fmt, invoke) -> None:
     root = run["root"]
     merged = root / f"merged.{fmt}"
     result = invoke("merge", root / "p3.json", root / "p1.json", root / "p2.json", "--format", fmt, "-o", merged, "-q")
@@ -82,7 +82,7 @@ def test_merge_equals_the_full_run(run, fmt) -> None:
         assert without_timing(load_json(merged)) == without_timing(load_json(root / "full.json"))
 
 
-def test_merge_jsonl_is_a_header_then_the_single_runs_lines(run) -> None:
+def test_merge_jsonl_is_a_header_then_the_single_runs_lines(run, invoke) -> None:
     root = run["root"]
     single = invoke("compare", run["ref"], run["cand"], "-m", METRICS, "--workers", "0", "-q", "--format", "jsonl")
     result = invoke("merge", *(root / f"p{i}.json" for i in (1, 2, 3)), "--format", "jsonl", "-q")
@@ -91,7 +91,7 @@ def test_merge_jsonl_is_a_header_then_the_single_runs_lines(run) -> None:
     assert rows == single.stdout.splitlines()
 
 
-def test_check_shards_merge_to_the_full_check_and_check_from_judges_them(run, tmp_path) -> None:
+def test_check_shards_merge_to_the_full_check_and_check_from_judges_them(run, tmp_path, invoke) -> None:
     ref, cand, root = run["ref"], run["cand"], run["root"]
     common = ("--min", "ssim=0.965", "--workers", "0", "-q", "--format", "json")
     full = invoke("check", ref, cand, *common, "-o", tmp_path / "full.json")
@@ -101,6 +101,9 @@ def test_check_shards_merge_to_the_full_check_and_check_from_judges_them(run, tm
                     tmp_path / "merged.json", "-q")
     assert merged.exit_code == full.exit_code == 3  # the unreadable pair wins over failures
     assert without_timing(load_json(tmp_path / "merged.json")) == without_timing(load_json(tmp_path / "full.json"))
+    full_csv = invoke("check", ref, cand, *common[:-1], "csv")
+    merged_csv = invoke("merge", *(tmp_path / f"c{i}.json" for i in (1, 2, 3)), "--format", "csv", "-q")
+    assert merged_csv.stdout == full_csv.stdout and "status,failed_thresholds" in merged_csv.stdout
     again = invoke("check", "--from", tmp_path / "merged.json", *common, "-o", tmp_path / "again.json")
     assert again.exit_code == 3
     assert without_timing(load_json(tmp_path / "again.json")) == without_timing(load_json(tmp_path / "full.json"))
@@ -112,7 +115,7 @@ def test_check_shards_merge_to_the_full_check_and_check_from_judges_them(run, tm
     assert judged.exit_code == 3 and set(statuses.values()) == {"pass", "fail", "error"}
 
 
-def test_check_from_needs_metadata_and_the_thresholded_column(run, tmp_path) -> None:
+def test_check_from_needs_metadata_and_the_thresholded_column(run, tmp_path, invoke) -> None:
     plain = tmp_path / "plain.jsonl"
     invoke("compare", run["ref"], run["cand"], "-m", "psnr", "--format", "jsonl", "-o", plain, "-q")
     result = invoke("check", "--from", plain, "--min", "psnr=10")
@@ -128,7 +131,7 @@ def test_check_from_needs_metadata_and_the_thresholded_column(run, tmp_path) -> 
 # --------------------------------------------------------------------------- refused parts
 
 
-def _refused(args, code: int, *needles: str, out: Path | None = None) -> None:
+def _refused(invoke, args, code: int, *needles: str, out: Path | None = None) -> None:
     if out is not None:
         out.write_text("keep me")
     result = invoke("merge", *args, *(["-o", out] if out is not None else []), "-q")
@@ -141,51 +144,51 @@ def _refused(args, code: int, *needles: str, out: Path | None = None) -> None:
         assert out.read_text() == "keep me"  # nothing overwritten
 
 
-def test_merge_names_a_missing_shard_and_its_pairs(run, tmp_path) -> None:
+def test_merge_names_a_missing_shard_and_its_pairs(run, tmp_path, invoke) -> None:
     root = run["root"]
     p2 = load_json(root / "p2.json")
     first = Path(p2["results"][0]["candidate"]).relative_to(run["cand"]).as_posix()
-    _refused([root / "p1.json", root / "p3.json"], 3, f"{len(p2['results'])} of 24 pair(s) missing",
+    _refused(invoke, [root / "p1.json", root / "p3.json"], 3, f"{len(p2['results'])} of 24 pair(s) missing",
              "no part for shard 2/3", first, out=tmp_path / "out.json")
 
 
-def test_merge_names_duplicate_pairs(run, tmp_path) -> None:
+def test_merge_names_duplicate_pairs(run, tmp_path, invoke) -> None:
     root = run["root"]
-    _refused([root / "p1.json", root / "p2.json", root / "p3.json", root / "p2.json"], 3,
+    _refused(invoke, [root / "p1.json", root / "p2.json", root / "p3.json", root / "p2.json"], 3,
              "in more than one part", "p2.json and", out=tmp_path / "out.json")
 
 
-def test_merge_refuses_other_options_versions_and_splits(run, tmp_path) -> None:
+def test_merge_refuses_other_options_versions_and_splits(run, tmp_path, invoke) -> None:
     root = run["root"]
     other = tmp_path / "psnr.json"
     invoke("compare", run["ref"], run["cand"], "-m", "psnr", "--shard", "2/3", "--format", "json", "-o", other, "-q")
-    _refused([root / "p1.json", other], 2, "made with other options", "metrics: ['ssim', 'psnr', 'tv'] vs ['psnr']")
+    _refused(invoke, [root / "p1.json", other], 2, "made with other options", "metrics: ['ssim', 'psnr', 'tv'] vs ['psnr']")
     version = load_json(root / "p2.json")
     version["imgloss"] = "9.9.9"
     (tmp_path / "v.json").write_text(json.dumps(version))
-    _refused([root / "p1.json", tmp_path / "v.json"], 2, "imgloss version: 0.1.0 vs 9.9.9")
+    _refused(invoke, [root / "p1.json", tmp_path / "v.json"], 2, "imgloss version: 0.1.0 vs 9.9.9")
     four = tmp_path / "four.json"
     invoke("compare", run["ref"], run["cand"], "-m", METRICS, "--shard", "2/4", "--format", "json", "-o", four, "-q")
-    _refused([root / "p1.json", four], 2, "different splits", "is 2/4")
-    _refused([root / "p1.json", root / "full.json"], 2, "unsharded")
+    _refused(invoke, [root / "p1.json", four], 2, "different splits", "is 2/4")
+    _refused(invoke, [root / "p1.json", root / "full.json"], 2, "unsharded")
 
 
-def test_merge_refuses_corrupt_and_truncated_parts(run, tmp_path) -> None:
+def test_merge_refuses_corrupt_and_truncated_parts(run, tmp_path, invoke) -> None:
     root = run["root"]
     text = (root / "p2.json").read_text()
     (tmp_path / "cut.json").write_text(text[: len(text) // 2])
-    _refused([root / "p1.json", tmp_path / "cut.json", root / "p3.json"], 3, "cut.json: line 1", out=tmp_path / "o.csv")
+    _refused(invoke, [root / "p1.json", tmp_path / "cut.json", root / "p3.json"], 3, "cut.json: line 1", out=tmp_path / "o.csv")
     (tmp_path / "empty.json").write_text("")
-    _refused([tmp_path / "empty.json"], 3, "empty.json: no results in file")
-    _refused([tmp_path / "nope.json"], 3, "nope.json: no such file")
-    _refused([tmp_path], 3, "is a directory")
+    _refused(invoke, [tmp_path / "empty.json"], 3, "empty.json: no results in file")
+    _refused(invoke, [tmp_path / "nope.json"], 3, "nope.json: no such file")
+    _refused(invoke, [tmp_path], 3, "is a directory")
     bad = load_json(root / "p1.json")
     bad["results"][0] = {"oops": 1}
     (tmp_path / "bad.json").write_text(json.dumps(bad))
-    _refused([tmp_path / "bad.json"], 3, "not an imgloss result file")
+    _refused(invoke, [tmp_path / "bad.json"], 3, "not an imgloss result file")
 
 
-def test_merge_never_overwrites_a_part(run, tmp_path) -> None:
+def test_merge_never_overwrites_a_part(run, tmp_path, invoke) -> None:
     part = tmp_path / "p1.json"
     shutil.copy(run["root"] / "p1.json", part)
     before = part.read_bytes()
@@ -193,7 +196,7 @@ def test_merge_never_overwrites_a_part(run, tmp_path) -> None:
     assert result.exit_code == 2 and "is one of the parts" in result.stderr and part.read_bytes() == before
 
 
-def test_a_shard_with_no_pairs_is_not_a_failure(tmp_path) -> None:
+def test_a_shard_with_no_pairs_is_not_a_failure(tmp_path, invoke) -> None:
     ref, cand = tmp_path / "r", tmp_path / "c"
     for folder in (ref, cand):
         folder.mkdir()

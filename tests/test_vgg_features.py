@@ -19,6 +19,8 @@ SPEC_TAPS = {  # metric-spec.md, section "VGG features"
     "vgg19": {"relu1_1": 1, "relu1_2": 3, "relu2_1": 6, "relu2_2": 8, "relu3_1": 11,
               "relu3_4": 17, "relu4_1": 20, "relu4_4": 26, "relu5_1": 29},
     "vgg16": {"relu1_2": 3, "relu2_2": 8, "relu3_3": 15, "relu4_3": 22, "relu5_3": 29},
+    # LPIPS-Alex: the ends of lpips.pretrained_networks.alexnet's slices 0-1, 2-4, 5-7, 8-9, 10-11
+    "alexnet": {"relu1": 1, "relu2": 4, "relu3": 7, "relu4": 9, "relu5": 11},
 }
 
 

@@ -8,7 +8,6 @@ import json
 import os
 import pickle
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -34,12 +33,16 @@ def official_standin(monkeypatch: pytest.MonkeyPatch, standin_dir: Path) -> Path
 
 def test_official_hashes_carry_torchvisions_file_name_prefix() -> None:
     for official in weights.OFFICIAL.values():
+        if official.package_path:  # LPIPS linear layers: not torchvision files
+            assert official.url.startswith("https://github.com/richzhang/PerceptualSimilarity/")
+            assert official.url.endswith("/v0.1/" + official.filename) and len(official.sha256) == 64
+            continue
         prefix = official.filename.rsplit("-", 1)[1].split(".")[0]
         assert official.sha256.startswith(prefix) and len(official.sha256) == 64
         assert official.url == f"https://download.pytorch.org/models/{official.filename}"
 
 
-@pytest.mark.parametrize("backbone", ["vgg19", "vgg16"])
+@pytest.mark.parametrize("backbone", ["vgg19", "vgg16", "alexnet"])
 def test_expected_keys_and_shapes_are_torchvisions(backbone: str) -> None:
     import torchvision
 
@@ -111,12 +114,6 @@ def test_torch_hub_dir_is_computed_without_torch(monkeypatch: pytest.MonkeyPatch
     assert weights.torch_hub_dir() == tmp_path / "xdg-cache" / "torch" / "hub"
     monkeypatch.setitem(sys.modules, "torch", torch)
     assert weights.torch_hub_dir() == Path(torch.hub.get_dir())
-
-
-def test_importing_imgloss_weights_does_not_import_torch() -> None:
-    code = "import sys, imgloss.weights.store, imgloss.cli.weights; print('torch' in sys.modules)"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "False"
 
 
 def test_the_standin_is_refused_without_the_test_switch(monkeypatch: pytest.MonkeyPatch, standin_dir: Path) -> None:

@@ -2,7 +2,7 @@
 a blocked network, and the independent torchvision reference network.
 
 Import explicitly (``from vgg_fixtures import ...``); the autouse fixtures then apply to
-the importing module. Stand-ins are torchvision's ``vgg19()``/``vgg16()`` under
+the importing module. Stand-ins are torchvision's ``vgg19()``/``vgg16()``/``alexnet()`` under
 ``torch.manual_seed(0)``, saved once per session as ``features.*`` state dicts (the real
 key layout; the 500 MB classifier is left out) under torchvision's official file names.
 """
@@ -20,8 +20,9 @@ from torch import nn
 import imgloss.weights as weights
 from imgloss.features import vgg
 
-BACKBONES = ("vgg19", "vgg16")
-CONSTRUCTORS = {"vgg19": torchvision.models.vgg19, "vgg16": torchvision.models.vgg16}
+BACKBONES = ("vgg19", "vgg16", "alexnet")
+CONSTRUCTORS = {"vgg19": torchvision.models.vgg19, "vgg16": torchvision.models.vgg16,
+                "alexnet": torchvision.models.alexnet}
 
 
 def standin_state(backbone: str) -> dict[str, torch.Tensor]:
@@ -33,7 +34,7 @@ def standin_state(backbone: str) -> dict[str, torch.Tensor]:
 
 @pytest.fixture(scope="session")
 def standin_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder holding both stand-ins under the official names (vgg19-dcbb9e9d.pth ...)."""
+    """A folder holding every stand-in under the official names (vgg19-dcbb9e9d.pth ...)."""
     folder = tmp_path_factory.mktemp("standin")
     for backbone in BACKBONES:
         torch.save(standin_state(backbone), folder / weights.OFFICIAL[backbone].filename)
@@ -77,9 +78,12 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[object]]:
 
 @pytest.fixture
 def use_standin(monkeypatch: pytest.MonkeyPatch, standin_dir: Path) -> Path:
-    """Run on the stand-ins: IMGLOSS_WEIGHTS = their folder, unverified hashes allowed."""
+    """Run on the stand-ins: IMGLOSS_WEIGHTS = their folder, unverified hashes allowed.
+    The process-wide list of unverified files in use is the test's own (so later tests'
+    reports carry no stand-in warning)."""
     monkeypatch.setenv(weights.ENV_WEIGHTS, str(standin_dir))
     monkeypatch.setenv(weights.ENV_ALLOW_UNVERIFIED, "1")
+    monkeypatch.setattr(weights.store, "_unverified", set())
     return standin_dir
 
 

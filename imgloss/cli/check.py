@@ -91,6 +91,7 @@ def _run_check(golden: Path, candidate: Path, settings: dict[str, Any], config: 
     else:
         request = run.ScoreRequest(
             candidate=candidate, reference=golden, metrics=thresholds.columns + config.metrics, output=settings["output"],
+            ssim_convention=settings["ssim_convention"],
             options={name: settings[name] for name in (*ENGINE, *PAIRING, *SCALE)},
         )
         prepared = run.prepare(request, ())

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Sequence
 import typer
 
 from imgloss.cli.console import error_line, expected_failures, progress_bar, stderr
+from imgloss.errors import ImglossError
 from imgloss.cli.options import option_values, takes
 from imgloss.options import COMPARE, ENGINE, PAIRING, SCALE, SCORE
 
@@ -75,6 +76,7 @@ def run_scoring(
             reference=reference,
             metrics=values["metric"] or config.metrics,
             preset=values.get("preset"),
+            ssim_convention=values.get("ssim_convention") or "imgloss",
             output=values["output"],
             options={name: values[name] for name in (*ENGINE, *PAIRING, *SCALE) if name in values},
         )
@@ -87,10 +89,17 @@ def run_scoring(
         writer = make_writer(fmt, prepared.info, request.output, values["json_inf"])
         with progress_bar(len(prepared.pairs), quiet) as advance:
 
+            maps = values.get("maps")
+
             def on_result(result: PairResult) -> None:
                 advance()
                 if result.error:
                     error_line(result.error)
+                elif maps is not None:
+                    try:
+                        run.write_maps(maps, result, prepared.evaluator.options.metrics, request.options)
+                    except (ImglossError, OSError, ValueError) as exc:
+                        error_line(f"{result.candidate}: map not written: {exc}", "warning")
 
             outcome = run.execute(prepared, writer, on_result)
         scope = prepared.info.options.get("shard")

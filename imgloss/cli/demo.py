@@ -33,7 +33,7 @@ def demo(
     = Path("imgloss-demo"),
 ) -> None:
     """Copy the bundled sample photographs into FOLDER and compare them."""
-    from imgloss.cli.app import app
+    from imgloss.cli.commands import app
     from imgloss.errors import InputError
 
     with expected_failures():

@@ -38,7 +38,7 @@ def merge(ctx: typer.Context, parts: Parts, **options: Any) -> None:
 def _merge(parts: list[Path], values: dict[str, Any]) -> int:
     from imgloss import run
     from imgloss.errors import UsageError
-    from imgloss.gate.verdicts import Unpaired, exit_code
+    from imgloss.gate.verdicts import CSV_COLUMNS, Unpaired, exit_code
     from imgloss.report.output import check_destination
     from imgloss.report.table import render_summary
     from imgloss.report.writers import make_writer
@@ -52,17 +52,18 @@ def _merge(parts: list[Path], values: dict[str, Any]) -> int:
             raise UsageError(f"-o {output} is one of the parts: give another file name")
     merged = merge_parts(parts)
     prepared = merged.prepared
+    check = prepared.info.options.get("check")
+    judged = isinstance(check, dict) and merged.pairs > 0 and all("check" in r.extra for r in merged.results)
     if fmt == "jsonl":  # a finished resume file: check --from and a later --resume read its header
         writer = PartWriter(prepared.info, output, merged.pairs, merged.listing)
-    else:
-        writer = make_writer(fmt, prepared.info, output)
+    else:  # parts of a check keep its verdict columns
+        writer = make_writer(fmt, prepared.info, output, csv_extra=CSV_COLUMNS if judged else ())
     outcome = run.execute(prepared, writer)
     if fmt != "table" and not values["quiet"]:
         render_summary(stderr, prepared.info, outcome.summary)
     if outcome.output_error is not None:
         raise outcome.output_error
-    check = prepared.info.options.get("check")
-    if isinstance(check, dict) and outcome.results and all("check" in r.extra for r in outcome.results):
+    if judged:
         unpaired = Unpaired(tuple(check.get("missing") or ()), tuple(check.get("extra") or ()))
         return exit_code(outcome.results, unpaired, bool(check.get("fail_on_missing")))
     return outcome.exit_code

@@ -1,4 +1,4 @@
-"""``imgloss weights``: see, fetch, import and verify the VGG weights (a Typer sub-app).
+"""``imgloss weights``: see, fetch, import and verify the network weights (VGG, AlexNet, LPIPS layers; a Typer sub-app).
 
 ``status`` shows every place looked in and what is there; ``download`` is the only
 command that touches the network; ``import`` verifies an offline file into the cache;
@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
-from rich.table import Table
 
 from imgloss.cli.console import expected_failures, stderr
 from imgloss.cli.options import option_values, takes
+from imgloss.weights.checkpoint import BACKBONES
 
 app = typer.Typer(
     name="weights",
@@ -26,9 +26,10 @@ app = typer.Typer(
     add_completion=False,
 )
 
-BACKBONE_CHOICES = ("vgg19", "vgg16")
+BACKBONE_CHOICES = BACKBONES
+_NAMES = ", ".join(BACKBONES)
 
-Backbone = Annotated[str, typer.Argument(help="vgg19 or vgg16.")]
+Backbone = Annotated[str, typer.Argument(help=f"One of {_NAMES}.")]
 
 
 def _check_backbone(value: str, choices: tuple[str, ...] = BACKBONE_CHOICES) -> str:
@@ -55,7 +56,7 @@ def _unverified_note() -> None:
 @takes(("weights",))
 def status(
     ctx: typer.Context,
-    backbone: Annotated[str, typer.Option(help="vgg19, vgg16 or all.")] = "all",
+    backbone: Annotated[str, typer.Option(help=f"{_NAMES} or all.")] = "all",
     **options: Any,
 ) -> None:
     """Show each place looked in for the weights, what is there and whether it verifies."""
@@ -64,7 +65,9 @@ def status(
     weights = option_values(ctx, options)["weights"]
 
     _check_backbone(backbone, (*BACKBONE_CHOICES, "all"))
-    table = Table(title="VGG weights (first file found is used)", title_justify="left")
+    from rich.table import Table
+
+    table = Table(title="Weights (first file found is used)", title_justify="left")
     for column in ("backbone", "location", "file", "size", "status"):
         table.add_column(column, overflow="fold")
     with expected_failures():
@@ -116,9 +119,9 @@ def download(
 
 @app.command("import")
 def import_(
-    file: Annotated[Path, typer.Argument(help="A torchvision VGG checkpoint, e.g. vgg19-dcbb9e9d.pth.",
+    file: Annotated[Path, typer.Argument(help="A torchvision VGG/AlexNet checkpoint (vgg19-dcbb9e9d.pth) or LPIPS linear layers (vgg.pth).",
                                          show_default=False)],
-    backbone: Annotated[str, typer.Option(help="auto, vgg19 or vgg16 (auto: from the hash or the keys).")] = "auto",
+    backbone: Annotated[str, typer.Option(help=f"auto or one of {_NAMES} (auto: from the hash or the keys).")] = "auto",
 ) -> None:
     """Verify an offline weights file and copy its features into imgloss's cache."""
     from imgloss import weights as store

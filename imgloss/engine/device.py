@@ -1,5 +1,6 @@
 """Device choice and the hardware side of scoring: worker and thread counts, exact fp32
-on cuDNN, out-of-memory recognition, pinned host-to-device copies."""
+on cuDNN, out-of-memory recognition, the memory budget, host-to-device copies of
+integer samples converted to float on the device."""
 from __future__ import annotations
 
 import os
@@ -83,14 +84,23 @@ def out_of_memory(exc: BaseException) -> bool:
     )
 
 
-def to_device(images: list[Tensor], device: torch.device) -> Tensor:
-    """Stack same-size ``C x H x W`` images into a batch on ``device``; for CUDA the
-    batch is assembled in pinned memory so the copy runs asynchronously."""
-    if device.type != "cuda":
-        return torch.stack(images).to(device)
-    batch = torch.empty((len(images), *images[0].shape), dtype=images[0].dtype, pin_memory=True)
-    torch.stack(images, out=batch)
-    return batch.to(device, non_blocking=True)
+def to_device(samples: Tensor, device: torch.device) -> Tensor:
+    """A stacked ``N x C x H x W`` batch of samples (``uint8``/``uint16``/``float32``, in
+    pinned memory on CUDA: the copy is asynchronous) as float32 in [0, 1] on ``device``;
+    the conversion runs there, on 4x (2x) fewer bytes moved than floats."""
+    from imgloss.io import to_unit_float
+
+    return to_unit_float(samples.to(device, non_blocking=samples.is_pinned()))
+
+
+def memory_budget(device: torch.device, max_memory: int | None) -> int:
+    """Bytes one batch or tile may use: ``--max-memory``, else a quarter of what is free
+    on ``device`` now (CUDA: ``mem_get_info``; CPU: available RAM)."""
+    if max_memory is not None:
+        return max_memory
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0] // 4
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 4
 
 
 def describe_device(device: torch.device) -> str:

@@ -1,64 +1,159 @@
 """Decoding pairs for the engine: a ``Dataset`` run in DataLoader worker processes that
-reads both files, matches channels and sizes, and hands back tensors or the reason a
-pair failed (a pair never stops the run)."""
+reads both files, matches channels and sizes, and hands back integer samples (``uint8``
+/ ``uint16``; ``float32`` only where decoding made floats: alpha composited, resized),
+or the reason a pair failed (a pair never stops the run).
+
+Workers decode a run of consecutive pairs (:func:`chunks`) and stack the pairs of one
+size and sample type into one tensor per side (:func:`collate`): the main process gets
+a few ready-made groups instead of one message per image, and the float conversion
+happens on the device (:func:`imgloss.io.to_unit_float`). On CUDA, plain JPEGs are
+handed over still encoded and decoded there (:mod:`.gpu_decode`).
+"""
 from __future__ import annotations
 
 import warnings
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 
+import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from imgloss.engine.gpu_decode import Encoded, encoded_pair
 from imgloss.engine.options import EngineOptions
-from imgloss.errors import InputError
 from imgloss.engine.workers import WorkerSlots
-from imgloss.io import LoadedImage, Pair, match_channels, read_image, resize_to
+from imgloss.errors import InputError
+from imgloss.io import Pair, RawImage, match_channels, read_image_raw, resize_to, to_unit_float
 from imgloss.io.conversions import conversions, image_notes
 
-
+#: Pairs a worker decodes per message (one chunk), when decoding runs in workers.
+CHUNK = 8
 
 
 @dataclass
 class Decoded:
-    """What a worker hands back: tensors (C x H x W) or the reason the pair failed."""
+    """One pair as a worker hands it back: ``C x H x W`` samples (``uint8``, ``uint16`` or
+    ``float32``), still-encoded JPEGs (:class:`Encoded`), or the reason the pair failed."""
 
     index: int
-    x: Tensor | None = None
-    y: Tensor | None = None
+    x: Tensor | Encoded | None = None
+    y: Tensor | Encoded | None = None
     notes: tuple[str, ...] = ()
     error: str | None = None
 
+    @property
+    def key(self) -> tuple[Any, ...]:
+        """Pairs with equal keys stack into one batch: size, sample types, reference or not."""
+        return (_describe(self.y), _describe(self.x))
+
+
+def _describe(side: Tensor | Encoded | None) -> tuple[Any, ...] | None:
+    if side is None:
+        return None
+    if isinstance(side, Encoded):
+        return ("jpeg", side.shape)
+    return (str(side.dtype), tuple(side.shape))
+
+
+@dataclass
+class Group:
+    """Same-key pairs stacked by a worker: ``x``/``y`` are ``N x C x H x W`` (``x`` None
+    when scoring without a reference) or lists of :class:`Encoded` for GPU decoding."""
+
+    key: tuple[Any, ...]
+    indices: list[int]
+    notes: list[tuple[str, ...]]
+    x: Tensor | list[Encoded] | None
+    y: Tensor | list[Encoded]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def split(self, n: int) -> tuple["Group", "Group"]:
+        """The first ``n`` pairs and the rest."""
+        def cut(side: Any, part: slice) -> Any:
+            return None if side is None else side[part]
+
+        head, tail = slice(0, n), slice(n, None)
+        return (Group(self.key, self.indices[head], self.notes[head], cut(self.x, head), cut(self.y, head)),
+                Group(self.key, self.indices[tail], self.notes[tail], cut(self.x, tail), cut(self.y, tail)))
+
+    @staticmethod
+    def take(groups: list["Group"], n: int | None) -> tuple["Group", list["Group"]]:
+        """One group of the first ``n`` pairs (all when None) of same-key ``groups``, and
+        what is left; stacked tensors are concatenated only when there are several."""
+        whole = groups[0] if len(groups) == 1 else Group(
+            groups[0].key,
+            [i for g in groups for i in g.indices],
+            [notes for g in groups for notes in g.notes],
+            None if groups[0].x is None else _join([g.x for g in groups]),
+            _join([g.y for g in groups]),
+        )
+        if n is None or n >= len(whole):
+            return whole, []
+        head, tail = whole.split(n)
+        return head, [tail]
+
+    def pin_memory(self) -> "Group":
+        """Page-locked copies (the DataLoader's pin thread calls this on CUDA)."""
+        self.x, self.y = _pin(self.x), _pin(self.y)  # type: ignore[assignment]
+        return self
+
+
+def _pin(side: Tensor | list[Encoded] | None) -> Any:
+    return side.pin_memory() if isinstance(side, Tensor) else side
+
+
+@dataclass
+class Chunk:
+    """What one worker message carries: stacked groups and the failed pairs."""
+
+    groups: list[Group] = field(default_factory=list)
+    failed: list[Decoded] = field(default_factory=list)
+
+    def pin_memory(self) -> "Chunk":
+        self.groups = [group.pin_memory() for group in self.groups]
+        return self
+
 
 class PairDataset(Dataset):
-    """Decodes pair ``i`` (runs inside DataLoader workers)."""
+    """Decodes pair ``i`` (runs inside DataLoader workers). ``gpu_jpeg``: hand plain
+    JPEG pairs over encoded, for decoding on the GPU; ``slots``: where each worker says
+    which pair it is decoding (a worker that dies is blamed for that pair only)."""
 
-    def __init__(self, pairs: Sequence[Pair], options: EngineOptions, slots: WorkerSlots | None = None) -> None:
+    def __init__(self, pairs: Sequence[Pair], options: EngineOptions, gpu_jpeg: bool = False,
+                 slots: WorkerSlots | None = None) -> None:
         self.pairs = pairs
         self.options = options
+        self.gpu_jpeg = gpu_jpeg
         self.slots = slots
 
     def __len__(self) -> int:
         return len(self.pairs)
 
-    def _read(self, path: Any) -> LoadedImage:
-        return read_image(path, background=self.options.background, max_pixels=self.options.max_pixels)
+    def read(self, path: Any) -> RawImage:
+        """One file's samples, with this run's background and pixel limit."""
+        return read_image_raw(path, background=self.options.background, max_pixels=self.options.max_pixels)
 
     def __getitem__(self, index: int) -> Decoded:
         if self.slots is None:
             return self._decode(index)
-        with self.slots.decoding(index):  # a worker that dies here is blamed for this pair only
+        with self.slots.decoding(index):
             return self._decode(index)
 
     def _decode(self, index: int) -> Decoded:
         pair = self.pairs[index]
         try:
-            y = self._read(pair.candidate)
+            if self.gpu_jpeg and not self.options.strict:
+                encoded = encoded_pair(pair, self.options.max_pixels)
+                if encoded is not None:
+                    return Decoded(index, *encoded)
+            y = self.read(pair.candidate)
             if pair.reference is None:
-                notes = (*y.notes, *image_notes(y.mode, y.icc_profile, y.tensor.shape[0], None))
-                return self._checked(Decoded(index, None, y.tensor, notes), pair)
-            x = self._read(pair.reference)
+                notes = (*y.notes, *image_notes(y.mode, y.icc_profile, y.data.shape[0], None))
+                return self._checked(Decoded(index, None, y.data, notes), pair)
+            x = self.read(pair.reference)
             return self._checked(Decoded(index, *self._align(pair, x, y)), pair)
         except InputError as exc:
             return Decoded(index, error=str(exc))
@@ -72,19 +167,19 @@ class PairDataset(Dataset):
             return Decoded(item.index, error=str(InputError(pair.candidate, f"--strict: {'; '.join(refused)}")))
         return item
 
-    def _align(self, pair: Pair, x: LoadedImage, y: LoadedImage) -> tuple[Tensor, Tensor, tuple[str, ...]]:
+    def _align(self, pair: Pair, x: RawImage, y: RawImage) -> tuple[Tensor, Tensor, tuple[str, ...]]:
         """Match channels (gray -> RGB) and sizes (error, or resize one side), noting each conversion."""
-        cx, cy = x.tensor.shape[0], y.tensor.shape[0]
+        cx, cy = x.data.shape[0], y.data.shape[0]
         notes = [f"reference: {n}" for n in (*x.notes, *image_notes(x.mode, x.icc_profile, cx, cy))]
         notes += [f"candidate: {n}" for n in (*y.notes, *image_notes(y.mode, y.icc_profile, cy, cx))]
-        xt, yt = match_channels(x.tensor, y.tensor)
+        xt, yt = match_channels(x.data, y.data)
         (_, hx, wx), (_, hy, wy) = xt.shape, yt.shape
         if (hx, wx) != (hy, wy):
             if self.options.resize == "candidate":
-                yt = resize_to(yt, (hx, wx))
+                yt = resize_to(to_unit_float(yt), (hx, wx))
                 notes.append(f"candidate resized {wy}x{hy} -> {wx}x{hx}")
             elif self.options.resize == "reference":
-                xt = resize_to(xt, (hy, wy))
+                xt = resize_to(to_unit_float(xt), (hy, wy))
                 notes.append(f"reference resized {wx}x{hx} -> {wy}x{hy}")
             else:
                 raise InputError(
@@ -94,6 +189,53 @@ class PairDataset(Dataset):
         return xt, yt, tuple(notes)
 
 
+def chunks(indices: Sequence[int], size: int) -> list[list[int]]:
+    """Consecutive runs of ``size`` of ``indices`` (the DataLoader's batch sampler)."""
+    indices = list(indices)
+    return [indices[start:start + size] for start in range(0, len(indices), size)]
+
+
+def unstack(chunk: Chunk) -> Iterator[Decoded]:
+    """A worker's chunk as one item per pair again (views into the stacked tensors), for
+    the restart loop of :func:`imgloss.engine.workers.decoded_pairs`, which counts pairs."""
+    yield from chunk.failed
+    for group in chunk.groups:
+        for i, index in enumerate(group.indices):
+            yield Decoded(index, None if group.x is None else group.x[i], group.y[i], group.notes[i])
+
+
+def collate(items: list[Decoded]) -> Chunk:
+    """Runs in the worker: stack the pairs of one key per side, keep failures apart."""
+    chunk = Chunk()
+    by_key: dict[tuple[Any, ...], list[Decoded]] = {}
+    for item in items:
+        if item.error is not None:
+            chunk.failed.append(item)
+        else:
+            by_key.setdefault(item.key, []).append(item)
+    for key, members in by_key.items():
+        chunk.groups.append(
+            Group(
+                key,
+                [m.index for m in members],
+                [m.notes for m in members],
+                None if members[0].x is None else _stack([m.x for m in members]),  # type: ignore[misc]
+                _stack([m.y for m in members]),  # type: ignore[misc]
+            )
+        )
+    return chunk
+
+
+def _join(sides: list[Any]) -> Any:
+    return torch.cat(sides) if isinstance(sides[0], Tensor) else [s for side in sides for s in side]
+
+
+def _stack(sides: list[Tensor | Encoded]) -> Tensor | list[Encoded]:
+    if isinstance(sides[0], Encoded):
+        return sides  # type: ignore[return-value]
+    return torch.stack(sides)  # type: ignore[arg-type]
+
+
 @contextmanager
 def quiet_worker_count() -> Iterator[None]:
     """An explicit --workers above the core count is the user's call: torch's multi-line
@@ -101,8 +243,3 @@ def quiet_worker_count() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="This DataLoader will create")
         yield
-
-
-def identity(item: Decoded) -> Decoded:
-    """The DataLoader's collate function: items are bucketed by size in the main process."""
-    return item

@@ -1,4 +1,5 @@
-"""The VGG feature extractor shared by ``perceptual`` and ``style``: named ReLU taps.
+"""The VGG feature extractor shared by ``perceptual``, ``style`` and LPIPS: named ReLU taps
+(AlexNet, for LPIPS-Alex, is served the same way; see :mod:`imgloss.features.alexnet`).
 
 :func:`extract_pair` runs x and y through ONE forward of torchvision's VGG16/VGG19
 ``features`` (a concatenated batch) and returns the requested taps of each. The network
@@ -20,12 +21,15 @@ from torch import Tensor, nn
 
 from imgloss import weights as weights_store
 from imgloss.errors import WeightsError
+from imgloss.features import alexnet
 
 #: Tap name -> index in torchvision's ``features`` (the output of that ReLU).
+#: AlexNet (LPIPS-Alex) is described in :mod:`imgloss.features.alexnet` and served the same way.
 TAPS: dict[str, dict[str, int]] = {
     "vgg19": {"relu1_1": 1, "relu1_2": 3, "relu2_1": 6, "relu2_2": 8, "relu3_1": 11,
               "relu3_4": 17, "relu4_1": 20, "relu4_4": 26, "relu5_1": 29},
     "vgg16": {"relu1_2": 3, "relu2_2": 8, "relu3_3": 15, "relu4_3": 22, "relu5_3": 29},
+    "alexnet": alexnet.TAPS,
 }
 NORMALIZATIONS = ("imagenet", "none")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -106,7 +110,8 @@ def _build(backbone: str, depth: int, state: weights_store.Verified) -> nn.Seque
     """
     import torchvision
 
-    constructor = {"vgg19": torchvision.models.vgg19, "vgg16": torchvision.models.vgg16}[backbone]
+    constructor = {"vgg19": torchvision.models.vgg19, "vgg16": torchvision.models.vgg16,
+                   "alexnet": alexnet.constructor()}[backbone]
     with torch.device("meta"):
         layers = constructor(weights=None).features[:depth]
     prefix = "features."
@@ -136,6 +141,19 @@ def _network(backbone: str, depth: int, device: torch.device, dtype: torch.dtype
             _networks[key] = (state, network)
             _counters.builds += 1
         return network
+
+
+def min_side(layers: nn.Sequential) -> int:
+    """The smallest input side for which every convolution and pooling of ``layers``
+    still has a full window (VGG: 2 ** pools; AlexNet to relu5: 31)."""
+    need = 1
+    for layer in reversed(list(layers)):
+        if isinstance(layer, (nn.Conv2d, nn.MaxPool2d)):
+            kernel, stride, padding = (
+                v if isinstance(v, int) else v[0] for v in (layer.kernel_size, layer.stride, layer.padding)
+            )
+            need = max(1, (need - 1) * stride + kernel - 2 * padding)
+    return need
 
 
 def _prepare(x: Tensor, normalize: str) -> Tensor:
@@ -176,7 +194,7 @@ def extract_pair(
     indices = tap_indices(backbone, taps)
     depth = max(indices) + 1
     network = _network(backbone, depth, x.device, x.dtype, weights)
-    smallest = 2 ** sum(isinstance(layer, nn.MaxPool2d) for layer in network)
+    smallest = min_side(network)
     if min(x.shape[-2:]) < smallest:
         raise ValueError(
             f"images of {x.shape[-1]}x{x.shape[-2]} px are too small for {backbone} up to {taps[indices.index(depth - 1)]}: "

@@ -1,4 +1,4 @@
-"""Decode one image file into a float tensor in [0, 1] (C x H x W).
+"""Decode one image file into a tensor in [0, 1] (C x H x W): float, or its exact integer samples.
 
 This module owns everything between a path on disk and a ``C x H x W`` tensor:
 decoding with Pillow (EXIF orientation, 16-bit precision via :mod:`.sixteen_bit`,
@@ -41,6 +41,13 @@ Decoding rules (:func:`read_image`):
   through :mod:`warnings`; applications that want silence filter it (the image is
   refused here either way).
 
+Integer hand-off (:func:`read_image_raw`): the same decode, stopped before the float
+conversion: ``uint8`` (8-bit data, and 1-bit as 0/255), ``uint16`` (16-bit data) or, where
+decoding already produced floats (alpha composited, ``F`` images), ``float32``.
+:func:`to_unit_float` turns it into exactly what :func:`read_image` returns (the same
+correctly rounded float32 division), so the engine moves 4x (2x) fewer bytes and converts
+on the device.
+
 Thread and process safety: every call opens and closes its own file, holds no state
 between calls and touches no torch thread setting, so it runs in ``DataLoader`` worker
 processes and threads alike.
@@ -64,6 +71,7 @@ from imgloss.errors import InputError, UsageError
 from imgloss.io.limits import describe_error, effective_limit, pillow_limit, pixels_from_message, too_large
 from imgloss.io.conversions import icc_description
 from imgloss.io.sixteen_bit import load_low_bytes, sixteen_bit_plan
+from imgloss.io.tensors import to_unit_float
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -106,6 +114,17 @@ class LoadedImage:
     icc_profile: str | None = None
 
 
+@dataclass
+class RawImage:
+    """A decoded image before the float conversion: ``data`` is ``C x H x W``, ``uint8``
+    (divide by 255), ``uint16`` (divide by 65535) or ``float32`` (already in [0, 1]);
+    ``notes``, ``mode`` and ``icc_profile`` as :class:`LoadedImage`'s."""
+
+    data: Tensor
+    notes: tuple[str, ...] = ()
+    mode: str = ""
+    icc_profile: str | None = None
+
 
 # --------------------------------------------------------------------------- reading
 
@@ -127,6 +146,18 @@ def read_image(
     or corrupt, too large, an unsupported colour mode. Raises :class:`UsageError` for a
     bad ``background`` or ``max_pixels``.
     """
+    raw = read_image_raw(path, background=background, max_pixels=max_pixels)
+    return LoadedImage(to_unit_float(raw.data), raw.notes, raw.mode, raw.icc_profile)
+
+
+def read_image_raw(
+    path: str | os.PathLike[str],
+    *,
+    background: Background = "white",
+    max_pixels: int | None = None,
+) -> RawImage:
+    """:func:`read_image` without the float conversion: the exact integer samples where
+    the file has them (see :class:`RawImage`); same options, same errors."""
     path = Path(path)
     bg = _background_value(background)
     limit = effective_limit(max_pixels)
@@ -175,7 +206,7 @@ def _os_error(path: Path, exc: OSError, action: str) -> InputError:
     return InputError(path, f"cannot {action} file ({describe_error(exc)})")
 
 
-def _decode(path: Path, fp: IO[bytes], bg: float, bg_name: str, limit: int | None) -> LoadedImage:
+def _decode(path: Path, fp: IO[bytes], bg: float, bg_name: str, limit: int | None) -> RawImage:
     notes: list[str] = []
     head = fp.read(16)
     im = _open(path, fp, limit)
@@ -207,7 +238,7 @@ def _decode(path: Path, fp: IO[bytes], bg: float, bg_name: str, limit: int | Non
             if low is not None:
                 low = _transpose(low, orientation)
             notes.append(f"EXIF rotated (orientation {orientation})")
-        values, alpha = _to_array(path, im, low, notes, plan.kind if plan else None)
+        values, alpha, scale = _to_array(path, im, low, notes, plan.kind if plan else None)
     finally:
         im.close()
         if low is not None:
@@ -215,15 +246,26 @@ def _decode(path: Path, fp: IO[bytes], bg: float, bg_name: str, limit: int | Non
     if alpha is not None:
         if bool((alpha < 1).any()):
             a = alpha[..., None]
-            values = values * a + np.float32(bg) * (np.float32(1) - a)
+            values = _unit(values, scale) * a + np.float32(bg) * (np.float32(1) - a)
             notes.append(f"alpha composited on {bg_name}")
         else:
             notes.append("opaque alpha channel ignored")
-    np.clip(values, 0.0, 1.0, out=values)
+    if values.dtype == np.float32:
+        np.clip(values, 0.0, 1.0, out=values)
+    elif values.dtype != (np.uint8 if scale == 255.0 else np.uint16):  # native uint16 (tensors.SCALES)
+        values = values.astype(np.uint16)
     import torch  # deferred: importing imgloss.io stays torch-free
 
-    tensor = torch.from_numpy(np.ascontiguousarray(values.transpose(2, 0, 1)))
-    return LoadedImage(tensor=tensor, notes=tuple(notes), mode=mode, icc_profile=icc)
+    planes = np.ascontiguousarray(values.transpose(2, 0, 1))
+    if not planes.flags.writeable:  # one channel straight from Pillow's buffer: own it
+        planes = planes.copy()
+    tensor = torch.from_numpy(planes)
+    return RawImage(data=tensor, notes=tuple(notes), mode=mode, icc_profile=icc)
+
+
+def _unit(ints: np.ndarray, scale: float) -> np.ndarray:
+    """Samples as float32 in [0, 1] (floats are already)."""
+    return ints if ints.dtype == np.float32 else ints.astype(np.float32) / np.float32(scale)
 
 
 def _open(path: Path, fp: IO[bytes], limit: int | None) -> Image.Image:
@@ -322,8 +364,9 @@ def _to_array(
     low: Image.Image | None,
     notes: list[str],
     plan: str | None = None,
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """``(values H x W x C float32 in [0, 1], alpha H x W float32 or None)``."""
+) -> tuple[np.ndarray, np.ndarray | None, float]:
+    """``(samples H x W x C, alpha H x W float32 in [0, 1] or None, scale)``: integer
+    samples (divide by ``scale`` for [0, 1]) or float32 ones already in [0, 1] (scale 1)."""
     mode = im.mode
     key = im.info.get("transparency")
     if plan == "gray-alpha":  # bytes L_hi, L_lo, A_hi, A_lo unpacked as "RGBA"
@@ -351,9 +394,9 @@ def _to_array(
         notes.append("32-bit float")
         if values.size and (float(values.min()) < 0.0 or float(values.max()) > 1.0):
             notes.append("float values outside [0, 1] clipped")
-        return values, None
-    if mode == "1":
-        return np.asarray(im, dtype=np.float32)[..., None], None
+        return values, None, 1.0
+    if mode == "1":  # 0/255: 255 / 255 is exactly 1.0
+        return np.asarray(im, dtype=np.uint8)[..., None] * np.uint8(255), None, 255.0
     if mode == "L":
         return _split_alpha(np.asarray(im)[..., None], 255.0, False, key)
     if mode == "RGB":
@@ -374,7 +417,7 @@ def _to_array(
 
 def _convert(
     path: Path, im: Image.Image, target: str, notes: list[str]
-) -> tuple[np.ndarray, np.ndarray | None]:
+) -> tuple[np.ndarray, np.ndarray | None, float]:
     try:
         converted = im.convert(target)
     except Exception:
@@ -385,23 +428,19 @@ def _convert(
 
 def _split_alpha(
     ints: np.ndarray, scale: float, has_alpha: bool, key: object
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Integer ``H x W x C`` samples -> (float colour in [0, 1], float alpha or None).
+) -> tuple[np.ndarray, np.ndarray | None, float]:
+    """Integer ``H x W x C`` samples -> (colour samples, float alpha in [0, 1] or None, scale).
 
     ``has_alpha``: the last channel is alpha. ``key``: a PNG colour key (an int for gray,
     an (r, g, b) tuple for colour) marking fully transparent pixels, or None.
     """
     if has_alpha:
-        colour = ints[..., :-1].astype(np.float32) / np.float32(scale)
         alpha = ints[..., -1].astype(np.float32) / np.float32(scale)
-        return colour, alpha
-    colour = ints.astype(np.float32) / np.float32(scale)
+        return ints[..., :-1], alpha, scale
     alpha = None
     if key is not None:
         key_values = np.asarray(key if isinstance(key, tuple) else (key,)).reshape(-1)
         if key_values.dtype.kind in "iu" and key_values.size == ints.shape[-1]:
             transparent = (ints == key_values.astype(ints.dtype)).all(axis=-1)
             alpha = np.where(transparent, np.float32(0), np.float32(1))
-    return colour, alpha
-
-
+    return ints, alpha, scale

@@ -1,4 +1,5 @@
-"""Tensor helpers for decoded images: channel matching (gray beside RGB) and antialiased resizing.
+"""Tensor helpers for decoded images: integer samples to [0, 1] floats, channel matching
+(gray beside RGB) and antialiased resizing.
 
 Torch is imported on first use, so importing this module stays torch-free."""
 from __future__ import annotations
@@ -9,6 +10,23 @@ if TYPE_CHECKING:
     from torch import Tensor
 
 # ----------------------------------------------------------------------- tensor helpers
+
+#: Integer sample type -> the value that maps to 1.0 (:func:`to_unit_float` divides by it).
+SCALES = {"uint8": 255.0, "uint16": 65535.0}
+
+
+def to_unit_float(data: Tensor) -> Tensor:
+    """``uint8``/``uint16``/``float32`` samples -> float32 in [0, 1], bit-identical to
+    :func:`read_image` on any device: a true division by a tensor (a scalar divisor may be
+    turned into a multiplication by its reciprocal, which is not correctly rounded)."""
+    import torch
+
+    name = str(data.dtype).removeprefix("torch.")
+    if name not in SCALES:
+        return data.to(torch.float32)
+    if name == "uint16":  # few kernels take uint16; its bits as int16, widened, are exact
+        data = data.view(torch.int16).to(torch.int32).bitwise_and_(0xFFFF)
+    return data.to(torch.float32) / torch.tensor(SCALES[name], dtype=torch.float32, device=data.device)
 
 
 def match_channels(a: Tensor, b: Tensor) -> tuple[Tensor, Tensor]:

@@ -54,35 +54,58 @@ class FeatureLoss(MetricLoss):
         """Per-image values (shape ``N``) from the taps of x and y."""
         raise NotImplementedError
 
+    def terms(self, fx: Features, fy: Features) -> dict[str, Tensor]:  # pragma: no cover - abstract
+        """Each tap's contribution (shape ``N``); they sum to :meth:`from_features`."""
+        raise NotImplementedError
+
     def per_image(self, x: Tensor, y: Tensor) -> Tensor:
         return run_feature_losses([self], x, y)[0]
 
 
-def run_feature_losses(losses: Sequence[FeatureLoss], x: Tensor, y: Tensor) -> list[Tensor]:
-    """Per-image values of each loss in ``losses``, one VGG forward per network.
-
-    ``x`` (prediction), ``y`` (target): ``N x C x H x W`` with values in
-    ``[0, data_range]`` (shape, dtype and device validated here; values only when a
-    loss has ``check_values``). Every loss must share one ``data_range``.
-    """
-    if not losses:
-        return []
+def _shared_features(losses: Sequence[FeatureLoss], x: Tensor, y: Tensor) -> list[tuple[Features, Features]]:
+    """The features of x and y each loss needs, one forward per network (losses with
+    equal :meth:`~FeatureLoss.network_key` share it). Every loss must share one
+    ``data_range``; values are checked only when a loss has ``check_values``."""
     data_range = losses[0].data_range
     if any(loss.data_range != data_range for loss in losses):
         raise ValueError("feature losses run together must share one data_range")
     check_pair(x, y, check_values=any(loss.check_values for loss in losses), data_range=data_range)
     if data_range != 1:
         x, y = x / data_range, y / data_range
-    results: list[Tensor | None] = [None] * len(losses)
+    results: list[tuple[Features, Features] | None] = [None] * len(losses)
     groups: dict[tuple[str, str, str | None], list[int]] = {}
     for index, loss in enumerate(losses):
         groups.setdefault(loss.network_key(), []).append(index)
     for (backbone, normalize, weights), members in groups.items():
         taps = tuple(dict.fromkeys(tap for i in members for tap in losses[i].taps))
-        fx, fy = extract_pair(x, y, backbone=backbone, taps=taps, normalize=normalize, weights=weights)
+        pair = extract_pair(x, y, backbone=backbone, taps=taps, normalize=normalize, weights=weights)
         for i in members:
-            results[i] = losses[i].from_features(fx, fy)
+            results[i] = pair
     return results  # type: ignore[return-value]
+
+
+def run_feature_losses(losses: Sequence[FeatureLoss], x: Tensor, y: Tensor) -> list[Tensor]:
+    """Per-image values (shape ``N``) of each loss in ``losses``, one VGG forward per network.
+
+    ``x`` (prediction), ``y`` (target): ``N x C x H x W`` with values in
+    ``[0, data_range]`` (shape, dtype and device validated here; values only when a
+    loss has ``check_values``).
+    """
+    if not losses:
+        return []
+    return [loss.from_features(fx, fy) for loss, (fx, fy) in zip(losses, _shared_features(losses, x, y))]
+
+
+def run_feature_terms(losses: Sequence[FeatureLoss], x: Tensor, y: Tensor) -> list[dict[str, Tensor]]:
+    """As :func:`run_feature_losses`, each loss's per-tap terms (shape ``N``) plus
+    ``"total"``, their sum (the ``--breakdown`` of the CLI)."""
+    if not losses:
+        return []
+    out = []
+    for loss, (fx, fy) in zip(losses, _shared_features(losses, x, y)):
+        terms = loss.terms(fx, fy)
+        out.append({**terms, "total": _total(terms)})
+    return out
 
 
 def _total(terms: dict[str, Tensor]) -> Tensor:
@@ -166,15 +189,8 @@ class VGGMetricLoss(FeatureLoss):
         """Per-image values (shape ``N``) of x against y (``N x C x H x W`` in [0, 1],
         C = 1 or 3), from one VGG forward. With ``breakdown``: a dict tap -> weighted
         contribution (shape ``N``) plus ``"total"``, their sum."""
-        check_pair(x, y, check_values=self.check_values, data_range=self.data_range)
-        if self.data_range != 1:
-            x, y = x / self.data_range, y / self.data_range
-        fx, fy = extract_pair(
-            x, y, backbone=self.backbone, taps=self.taps, normalize=self.normalize, weights=self.weights
-        )
-        terms = self.terms(fx, fy)
-        total = _total(terms)
-        return {**terms, "total": total} if breakdown else total
+        terms = run_feature_terms([self], x, y)[0]
+        return terms if breakdown else terms["total"]
 
     def extra_repr(self) -> str:
         return (

@@ -117,10 +117,15 @@ def psnr(
         error = error / data_range**2
     if eps > 0:
         return reduce(-10.0 * torch.log10(error.clamp_min(eps)), reduction)
+    return reduce(psnr_from_mse(error), reduction)
+
+
+def psnr_from_mse(error: Tensor) -> Tensor:
+    """``10 log10(1 / error)`` elementwise for an error in ``data_range^2`` units; ``inf`` where it is 0."""
     # At x = y the value is +inf with a zero (not NaN) gradient.
     exact = error == 0
     finite = -10.0 * torch.log10(torch.where(exact, torch.ones_like(error), error))
-    return reduce(torch.where(exact, torch.full_like(error, float("inf")), finite), reduction)
+    return torch.where(exact, torch.full_like(error, float("inf")), finite)
 
 
 class MSELoss(MetricLoss):

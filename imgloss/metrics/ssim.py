@@ -21,6 +21,7 @@ from torch import Tensor
 
 from imgloss.metrics._base import MetricLoss, Reduction, check_reduction, reduce
 from imgloss.metrics._checks import check_pair, check_positive
+from imgloss.metrics.registry import get_ssim_convention
 from imgloss.metrics.ssim_kernel import WINDOW_SIZE, ssim_map_raw
 
 K1 = 0.01
@@ -52,6 +53,7 @@ def ssim_map(
     *,
     data_range: float = 1.0,
     check_values: bool = False,
+    convention: str = "imgloss",
 ) -> Tensor:
     """Per-pixel SSIM map of prediction ``x`` against target ``y``.
 
@@ -64,6 +66,8 @@ def ssim_map(
         data_range: span of valid pixel values (sets ``C1``, ``C2``).
         check_values: also refuse NaN/inf and values outside ``[0, data_range]``
             (reads every value: a host sync).
+        convention: ``imgloss`` (default) or a peer library's SSIM (see :func:`ssim`);
+            its map size is the peer's.
 
     Returns:
         ``N x C x H' x W'`` in [-1, 1]; ``H' = H - 10`` for ``valid``, ``H`` for ``same``.
@@ -84,6 +88,11 @@ def ssim_map(
     """
     check_positive("data_range", data_range)
     check_pair(x, y, check_values=check_values, data_range=data_range)
+    if convention != "imgloss":
+        from imgloss.metrics.ssim_conventions import convention_ssim_map
+
+        # SSIM with C = (K L)^2 is invariant to scaling x, y and L together.
+        return convention_ssim_map(x / data_range, y / data_range, convention) if data_range != 1 else convention_ssim_map(x, y, convention)
     check_padding(padding)
     _check_size(x, padding)
     return ssim_map_unchecked(x, y, padding, data_range)
@@ -103,6 +112,7 @@ def ssim(
     data_range: float = 1.0,
     reduction: Reduction = "none",
     check_values: bool = False,
+    convention: str = "imgloss",
 ) -> Tensor:
     """Mean SSIM per image of prediction ``x`` against target ``y``, over channels and pixels.
 
@@ -114,6 +124,10 @@ def ssim(
         data_range: span of valid pixel values (``C1 = (0.01 L)^2``, ``C2 = (0.03 L)^2``).
         reduction: ``"none"`` (default: shape ``N``), ``"mean"`` or ``"sum"``.
         check_values: also refuse NaN/inf and values outside ``[0, data_range]``.
+        convention: ``imgloss`` (default), or compute SSIM as a peer library does
+            (``skimage``, ``skimage-default``, ``pytorch-msssim``, ``piq``,
+            ``torchmetrics``, ``matlab``; :mod:`imgloss.metrics.ssim_conventions`;
+            ``padding`` then does not apply).
 
     Returns:
         Similarity in [-1, 1], 1 at x = y (higher is better); the loss is ``1 - ssim``.
@@ -134,7 +148,8 @@ def ssim(
         0.6521
     """
     check_reduction(reduction)
-    return reduce(ssim_map(x, y, padding, data_range=data_range, check_values=check_values).mean(dim=(1, 2, 3)), reduction)
+    values = ssim_map(x, y, padding, data_range=data_range, check_values=check_values, convention=convention)
+    return reduce(values.mean(dim=(1, 2, 3)), reduction)
 
 
 class SSIMLoss(MetricLoss):
@@ -145,6 +160,7 @@ class SSIMLoss(MetricLoss):
         data_range: span of valid pixel values.
         reduction: ``"mean"`` (default), ``"sum"`` or ``"none"``.
         check_values: refuse NaN/inf and out-of-range values (a host sync per call).
+        convention: a peer library's SSIM (see :func:`ssim`).
 
     Raises:
         ValueError: a bad option (at construction) or bad inputs (at call).
@@ -167,13 +183,18 @@ class SSIMLoss(MetricLoss):
         data_range: float = 1.0,
         reduction: Reduction = "mean",
         check_values: bool = False,
+        convention: str = "imgloss",
     ) -> None:
         super().__init__(data_range=data_range, reduction=reduction, check_values=check_values)
         check_padding(padding)
+        get_ssim_convention(convention)
         self.padding = padding
+        self.convention = convention
 
     def per_image(self, x: Tensor, y: Tensor) -> Tensor:
-        return 1 - ssim(x, y, self.padding, data_range=self.data_range, check_values=self.check_values)
+        return 1 - ssim(
+            x, y, self.padding, data_range=self.data_range, check_values=self.check_values, convention=self.convention
+        )
 
     def extra_repr(self) -> str:
-        return f"padding={self.padding!r}, {super().extra_repr()}"
+        return f"padding={self.padding!r}, convention={self.convention!r}, {super().extra_repr()}"

@@ -43,6 +43,11 @@ class Merged:
     pairs: int
     listing: str | None
 
+    @property
+    def results(self) -> list[PairResult]:
+        """The whole run's results, in report order."""
+        return list(self.prepared.evaluator.results.values())
+
 
 def merge_parts(paths: Sequence[Path]) -> Merged:
     """Read, check and join ``paths`` into a prepared replay of the whole run."""

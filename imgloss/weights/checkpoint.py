@@ -3,7 +3,7 @@
 Owns the file-level checks: emptiness, format (a torch zip archive or a legacy pickle),
 truncation, safe loading with ``torch.load(weights_only=True)`` (a pickle that asks to
 call code is refused and never run), and the exact key set, tensor shapes and dtypes of
-torchvision's VGG16/VGG19 state dicts. It knows nothing about where files live or which
+torchvision's VGG16/VGG19/AlexNet state dicts and of LPIPS's linear layers. It knows nothing about where files live or which
 hashes are official (that is :mod:`imgloss.weights.store`). Importing it does not import torch.
 """
 from __future__ import annotations
@@ -34,7 +34,23 @@ _CLASSIFIER: dict[str, tuple[int, ...]] = {
     "classifier.3.weight": (4096, 4096), "classifier.3.bias": (4096,),
     "classifier.6.weight": (1000, 4096), "classifier.6.bias": (1000,),
 }
-BACKBONES = tuple(_CONFIGS)
+#: torchvision's AlexNet: ``features`` (conv 11/4, 5, 3, 3, 3) and its classifier (256 x 6 x 6 in).
+_ALEXNET_FEATURES: dict[str, tuple[int, ...]] = {
+    "features.0.weight": (64, 3, 11, 11), "features.0.bias": (64,),
+    "features.3.weight": (192, 64, 5, 5), "features.3.bias": (192,),
+    "features.6.weight": (384, 192, 3, 3), "features.6.bias": (384,),
+    "features.8.weight": (256, 384, 3, 3), "features.8.bias": (256,),
+    "features.10.weight": (256, 256, 3, 3), "features.10.bias": (256,),
+}
+_ALEXNET_CLASSIFIER: dict[str, tuple[int, ...]] = {
+    "classifier.1.weight": (4096, 256 * 6 * 6), "classifier.1.bias": (4096,),
+    "classifier.4.weight": (4096, 4096), "classifier.4.bias": (4096,),
+    "classifier.6.weight": (1000, 4096), "classifier.6.bias": (1000,),
+}
+#: LPIPS v0.1's linear calibration layers (``lpips`` package ``weights/v0.1/{vgg,alex}.pth``):
+#: one 1x1 convolution without bias per tap, keys ``lin{i}.model.1.weight``.
+_LPIPS_WIDTHS = {"lpips-vgg": (64, 128, 256, 512, 512), "lpips-alex": (64, 192, 384, 256, 256)}
+BACKBONES = (*_CONFIGS, "alexnet", *_LPIPS_WIDTHS)
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _PICKLE_MAGIC = b"\x80"  # every pickle of protocol >= 2 starts with the PROTO opcode
@@ -52,7 +68,12 @@ class CheckpointError(WeightsError):
 
 
 def feature_shapes(backbone: str) -> dict[str, tuple[int, ...]]:
-    """Key -> shape of the ``features.*`` tensors of torchvision's ``backbone``."""
+    """Key -> shape of the tensors imgloss keeps of ``backbone``'s file: torchvision's
+    ``features.*`` (VGG, AlexNet), or every LPIPS linear layer (``lpips-vgg``, ``lpips-alex``)."""
+    if backbone == "alexnet":
+        return dict(_ALEXNET_FEATURES)
+    if backbone in _LPIPS_WIDTHS:
+        return {f"lin{i}.model.1.weight": (1, width, 1, 1) for i, width in enumerate(_LPIPS_WIDTHS[backbone])}
     shapes: dict[str, tuple[int, ...]] = {}
     index, channels = 0, 3
     for item in _CONFIGS[backbone]:
@@ -66,9 +87,16 @@ def feature_shapes(backbone: str) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
+def _classifier(backbone: str) -> dict[str, tuple[int, ...]]:
+    """The tensors a full file has beyond :func:`feature_shapes` (none for LPIPS layers)."""
+    if backbone in _LPIPS_WIDTHS:
+        return {}
+    return _ALEXNET_CLASSIFIER if backbone == "alexnet" else _CLASSIFIER
+
+
 def full_shapes(backbone: str) -> dict[str, tuple[int, ...]]:
-    """Key -> shape of a full torchvision checkpoint (features and classifier)."""
-    return {**feature_shapes(backbone), **_CLASSIFIER}
+    """Key -> shape of a full checkpoint (torchvision: features and classifier)."""
+    return {**feature_shapes(backbone), **_classifier(backbone)}
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
@@ -165,14 +193,21 @@ def _key_problem(state: StateDict, backbone: str) -> str | None:
     expected = feature_shapes(backbone)
     if keys == set(expected) or keys == set(full_shapes(backbone)):
         return None
-    if keys & set(_CLASSIFIER):
+    if keys & set(_classifier(backbone)):
         expected = full_shapes(backbone)
     parts = []
     if missing := set(expected) - keys:
         parts.append(f"missing {_listing(missing)}")
     if unexpected := keys - set(expected):
         parts.append(f"unexpected {_listing(unexpected)}")
-    return f"wrong keys for torchvision {backbone.upper()}: " + "; ".join(parts)
+    return f"wrong keys for {describe(backbone)}: " + "; ".join(parts)
+
+
+def describe(backbone: str) -> str:
+    """``torchvision VGG19``, ``torchvision ALEXNET``, ``LPIPS v0.1 VGG linear layers``."""
+    if backbone in _LPIPS_WIDTHS:
+        return f"LPIPS v0.1 {backbone.split('-')[1].upper()} linear layers"
+    return f"torchvision {backbone.upper()}"
 
 
 def check_layout(path: str | Path, state: StateDict, backbone: str) -> None:
@@ -182,11 +217,11 @@ def check_layout(path: str | Path, state: StateDict, backbone: str) -> None:
     if problem:
         raise CheckpointError(path, problem)
     expected = full_shapes(backbone)
-    for key in sorted(state, key=lambda k: (k.split(".")[0], int(k.split(".")[1]), k)):
+    for key in sorted(state, key=lambda k: tuple(int(p) if p.isdigit() else p for p in k.split("."))):
         tensor = state[key]
         if tuple(tensor.shape) != expected[key]:
             raise CheckpointError(
-                path, f"wrong tensor shapes: {key} is {tuple(tensor.shape)}, torchvision {backbone.upper()} "
+                path, f"wrong tensor shapes: {key} is {tuple(tensor.shape)}, {describe(backbone)} "
                 f"has {expected[key]}"
             )
         if not tensor.is_floating_point():
@@ -199,10 +234,11 @@ def detect_backbone(path: str | Path, state: StateDict) -> str:
         if _key_problem(state, backbone) is None:
             return backbone
     raise CheckpointError(
-        path, f"wrong keys: matches neither torchvision VGG16 nor VGG19 (keys {_listing(set(state))})"
+        path, f"wrong keys: matches none of {', '.join(map(describe, BACKBONES))} (keys {_listing(set(state))})"
     )
 
 
-def features_only(state: StateDict) -> StateDict:
-    """The ``features.*`` tensors of a state dict (drops the classifier)."""
-    return {key: value for key, value in state.items() if key.startswith("features.")}
+def features_only(state: StateDict, backbone: str) -> StateDict:
+    """The tensors imgloss keeps of ``backbone``'s state dict (drops a classifier)."""
+    kept = feature_shapes(backbone)
+    return {key: value for key, value in state.items() if key in kept}

@@ -45,8 +45,9 @@ ENV_WEIGHTS = "IMGLOSS_WEIGHTS"
 ENV_CACHE = "IMGLOSS_CACHE"
 ENV_ALLOW_UNVERIFIED = "IMGLOSS_ALLOW_UNVERIFIED_WEIGHTS"
 MANIFEST = "manifest.json"
-#: Where a file came from, in resolution order (the env variable's name is the second).
-FROM_ARGUMENT, FROM_HUB, FROM_CACHE = "--weights", "torch hub cache", "imgloss cache"
+#: Where a file came from, in resolution order (the env variable's name is the second;
+#: a file an installed package ships is looked for instead of the torch hub cache).
+FROM_ARGUMENT, FROM_HUB, FROM_PACKAGE, FROM_CACHE = "--weights", "torch hub cache", "installed package", "imgloss cache"
 
 
 @dataclass(frozen=True)
@@ -61,10 +62,17 @@ class Official:
     filename: str
     sha256: str
     size: int
+    #: What the file is, for messages: ``torchvision VGG19_Weights.IMAGENET1K_V1``.
+    what: str = ""
+    #: Where ``download`` fetches it; empty: torchvision's models server.
+    download_url: str = ""
+    #: The file's path inside an installed Python package that ships it (looked in
+    #: instead of the torch hub cache), e.g. ``lpips/weights/v0.1/vgg.pth``.
+    package_path: str = ""
 
     @property
     def url(self) -> str:
-        return f"https://download.pytorch.org/models/{self.filename}"
+        return self.download_url or f"https://download.pytorch.org/models/{self.filename}"
 
     @property
     def compact_name(self) -> str:
@@ -76,11 +84,24 @@ class Official:
         return self.backbone.upper()
 
 
+_LPIPS_URL = "https://github.com/richzhang/PerceptualSimilarity/raw/master/lpips/weights/v0.1/"
 OFFICIAL: dict[str, Official] = {
     "vgg19": Official("vgg19", "vgg19-dcbb9e9d.pth",
-                      "dcbb9e9dad569fff7a846263a77324fc34978fea2bfb039c012d710e1776ae44", 574_673_361),
+                      "dcbb9e9dad569fff7a846263a77324fc34978fea2bfb039c012d710e1776ae44", 574_673_361,
+                      "torchvision VGG19_Weights.IMAGENET1K_V1"),
     "vgg16": Official("vgg16", "vgg16-397923af.pth",
-                      "397923af8e79cdbb6a7127f12361acd7a2f83e06b05044ddf496e83de57a5bf0", 553_433_881),
+                      "397923af8e79cdbb6a7127f12361acd7a2f83e06b05044ddf496e83de57a5bf0", 553_433_881,
+                      "torchvision VGG16_Weights.IMAGENET1K_V1"),
+    "alexnet": Official("alexnet", "alexnet-owt-7be5be79.pth",
+                        "7be5be791159472b1fbf3c69796f7cb30dca7ad8466c2df70058c37116cdee02", 244_408_911,
+                        "torchvision AlexNet_Weights.IMAGENET1K_V1"),
+    # LPIPS v0.1 linear layers: the files of the lpips 0.1.4 wheel (= the PerceptualSimilarity repository).
+    "lpips-vgg": Official("lpips-vgg", "vgg.pth",
+                          "a78928a0af1e5f0fcb1f3b9e8f8c3a2a5a3de244d830ad5c1feddc79b8432868", 7_289,
+                          "LPIPS v0.1 VGG linear layers", _LPIPS_URL + "vgg.pth", "lpips/weights/v0.1/vgg.pth"),
+    "lpips-alex": Official("lpips-alex", "alex.pth",
+                           "df73285e35b22355a2df87cdb6b70b343713b667eddbda73e1977e0c860835c0", 6_009,
+                           "LPIPS v0.1 AlexNet linear layers", _LPIPS_URL + "alex.pth", "lpips/weights/v0.1/alex.pth"),
 }
 
 _unverified: set[str] = set()
@@ -167,6 +188,21 @@ def _given(source: str, value: str | os.PathLike[str], official: Official) -> Lo
     return Location(source, (path,))
 
 
+def _package_file(package_path: str) -> tuple[Path, ...]:
+    """Where an installed package keeps ``package_path`` (found without importing the
+    package); empty when the package is not installed."""
+    import importlib.util
+
+    package, _, inside = package_path.partition("/")
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return ()
+    if spec is None or not spec.submodule_search_locations:
+        return ()
+    return tuple(Path(folder) / inside for folder in spec.submodule_search_locations)
+
+
 def locations(backbone: str, explicit: str | os.PathLike[str] | None = None) -> list[Location]:
     """Every place looked in for ``backbone``'s weights, in resolution order."""
     official = official_for(backbone)
@@ -176,7 +212,10 @@ def locations(backbone: str, explicit: str | os.PathLike[str] | None = None) -> 
     env = os.environ.get(ENV_WEIGHTS)
     if env:
         places.append(_given(ENV_WEIGHTS, env, official))
-    places.append(Location(FROM_HUB, (torch_hub_dir() / "checkpoints" / official.filename,)))
+    if official.package_path:
+        places.append(Location(FROM_PACKAGE, _package_file(official.package_path)))
+    else:
+        places.append(Location(FROM_HUB, (torch_hub_dir() / "checkpoints" / official.filename,)))
     cache = cache_dir()
     places.append(Location(FROM_CACHE, (cache / official.compact_name, cache / official.filename)))
     return places
@@ -186,19 +225,26 @@ def missing_message(backbone: str, places: list[Location]) -> str:
     """The one message for weights found nowhere: the file, where, and the three fixes."""
     official = official_for(backbone)
     found_in = {place.source: ", ".join(str(path) for path in place.candidates) for place in places}
+    third = FROM_PACKAGE if official.package_path else FROM_HUB
     looked = "\n".join(
         f"    {source}: {found_in.get(source, note)}"
-        for source, note in ((FROM_ARGUMENT, "not given"), (ENV_WEIGHTS, "not set"), (FROM_HUB, ""), (FROM_CACHE, ""))
+        for source, note in ((FROM_ARGUMENT, "not given"), (ENV_WEIGHTS, "not set"), (third, "not installed"),
+                             (FROM_CACHE, ""))
     )
+    size = f"{official.size / 2**20:.0f} MiB" if official.size >= 2**20 else f"{official.size / 2**10:.0f} KiB"
+    if official.package_path:
+        package = official.package_path.split("/")[0]
+        elsewhere = f"or pip install {package} (it ships {official.filename})"
+    else:
+        elsewhere = f"or put {official.filename} in the torch hub cache ({torch_hub_dir() / 'checkpoints'})"
     return (
-        f"{official.title} weights not found: {official.filename} (torchvision "
-        f"{official.title}_Weights.IMAGENET1K_V1, {official.size / 2**20:.0f} MiB, "
+        f"{official.title} weights not found: {official.filename} ({official.what}, {size}, "
         f"SHA-256 {official.sha256}).\n"
         f"  Looked in:\n{looked}\n"
         "  Provide it in one of three ways:\n"
         f"    1. imgloss weights download {backbone}   (fetches {official.url})\n"
         "    2. imgloss weights import FILE   (verifies an offline copy into the imgloss cache),\n"
-        f"       or put {official.filename} in the torch hub cache ({torch_hub_dir() / 'checkpoints'})\n"
+        f"       {elsewhere}\n"
         f"    3. --weights PATH or {ENV_WEIGHTS}=PATH   (the file, or a folder holding it)\n"
         "  imgloss never uses a randomly initialised network in place of missing weights."
     )
@@ -267,7 +313,7 @@ def judge(path: Path, backbone: str, state: StateDict, digest: str) -> Verified:
     problem = _hash_problem(path, digest, official)
     if problem and not allow_unverified():
         raise CheckpointError(path, f"{problem}; set {ENV_ALLOW_UNVERIFIED}=1 only for test or finetuned weights")
-    return Verified(path, backbone, digest, problem is None, features_only(state))
+    return Verified(path, backbone, digest, problem is None, features_only(state, backbone))
 
 
 def verify(path: str | Path, backbone: str) -> Verified:

@@ -46,7 +46,7 @@ def list_metrics() -> None:
     """List every metric and preset: direction, weights, range, source."""
     from rich.table import Table
 
-    from imgloss.metrics.registry import DEFAULT_METRICS, METRICS, PRESETS
+    from imgloss.metrics.registry import DEFAULT_METRICS, METRICS, PRESETS, SSIM_CONVENTIONS
     from imgloss.report.table import stdout_console
 
     table = Table(header_style="bold")
@@ -68,6 +68,13 @@ def list_metrics() -> None:
             taps = ", ".join(f"{t} ({w:g})" for t, w in zip(p.taps, p.layer_weights))
             presets.add_row(f"{metric}:{p.name}", p.backbone, taps, p.distance, p.source)
     console.print(presets)
+    conventions = Table(header_style="bold")
+    for name in ("ssim:convention", "window", "borders", "differs by", "reproduces"):
+        conventions.add_column(name, overflow="fold")
+    for c in SSIM_CONVENTIONS.values():
+        window = f"{c.size}x{c.size} {c.window}" + (f" sigma {c.sigma:g}" if c.window == "gaussian" else "")
+        conventions.add_row(f"ssim:{c.name}", f"{window}, {c.covariance} covariance", c.padding, c.description, c.peer)
+    console.print(conventions)
 
 
 def format_bound(value: float) -> str:

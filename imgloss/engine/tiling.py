@@ -1,0 +1,355 @@
+"""Exact tiled scoring of one pair too large for the memory budget (any image size).
+
+The image is cut into core tiles of ``T x T`` px (offsets aligned: 4 px for W-SSIM's two
+Haar levels, 16 px, VGG's total stride, when a VGG metric runs); each tile is read with
+a halo (``halo`` px on every side, clipped at the image border) from the host samples,
+converted to float on the device, and every metric adds SUMS over the core to running
+totals; the values are formed once at the end from the totals and the whole image's
+counts, never as means of means. What each metric needs:
+
+- Charbonnier, MSE, MAE, PSNR: per-pixel terms, no halo.
+- TV: differences with the next row / column (1 px).
+- SSIM (valid): the 11 px window (10 px below and right of each map pixel).
+- W-SSIM (Haar, 2 levels): tiles aligned to 4 px, so each tile's subbands are the image's
+  subbands there; a halo of 5 subband px at the deepest level (20 px) covers the
+  zero-padded 11 px windows; zero padding then falls exactly where the image's does.
+- VGG taps: a halo beyond the receptive field of the deepest tap (every conv's zero
+  padding at a tile edge reaches no core feature) and offsets on the network's total
+  stride (pooling windows fall where they do on the whole image); perceptual sums
+  ``|fx - fy|`` (or its square) over core features; style accumulates ``F F^T`` over
+  the core features of every tile (the Gram matrix of the whole image).
+Results equal the untiled values up to float summation order (1e-6 relative; VGG taps
+up to the convolution algorithm's rounding).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Sequence
+
+import torch
+from torch import Tensor
+
+from imgloss.engine.device import to_device
+from imgloss.features.vgg import TAPS
+from imgloss.metrics.charbonnier import charbonnier
+from imgloss.metrics.gram import gram_distance
+from imgloss.metrics.pixel import mae, mse, psnr_from_mse
+from imgloss.metrics.ssim import WINDOW_SIZE, ssim_map_unchecked
+from imgloss.metrics.wavelet import dwt2_unchecked
+
+#: Rough bytes of working memory per channel-pixel of one pair (sizes batches and tiles).
+_BYTES_PER_PIXEL = {"pixel": 400, "vgg": 2600}
+#: Convolutions per block of torchvision's VGG ``features`` (a 2x2 max-pool after each).
+_VGG_BLOCKS = {"vgg19": (2, 2, 4, 4, 4), "vgg16": (2, 2, 3, 3, 3)}
+_WSSIM_LEVELS, _WSSIM_R = 2, 0.7
+
+
+def pair_bytes(shape: Sequence[int], vgg: bool) -> int:
+    """Estimated working memory of scoring one ``C x H x W`` pair untiled."""
+    return int(math.prod(shape[-3:])) * _BYTES_PER_PIXEL["vgg" if vgg else "pixel"]
+
+
+def vgg_geometry(backbone: str, depth: int) -> tuple[int, int]:
+    """``(halo, stride)`` for ``features[:depth]``: a halo (a multiple of the stride)
+    beyond the receptive-field radius, and the total stride."""
+    field, stride, index = 1, 1, 0
+    for convs in _VGG_BLOCKS[backbone]:
+        for _ in range(convs):
+            if index >= depth:
+                break
+            field += 2 * stride  # 3x3 conv
+            index += 2  # conv, relu
+        if index >= depth:
+            break
+        field += stride  # 2x2 pool, stride 2
+        stride *= 2
+        index += 1
+    radius = field // 2 + 1
+    return (-(-radius // stride) + 1) * stride, stride
+
+
+def _tap_stride(backbone: str, index: int) -> int:
+    """Pools before ``features[index]``: the tap's stride is 2 to that power."""
+    pools, position = 0, 0
+    for convs in _VGG_BLOCKS[backbone]:
+        position += 2 * convs
+        if index < position:
+            break
+        position += 1
+        pools += 1
+    return 2**pools
+
+
+class _Box:
+    """A core tile ``[top, bottom) x [left, right)`` and its region (core + halo, clipped)."""
+
+    def __init__(self, top: int, left: int, tile: int, halo: int, height: int, width: int) -> None:
+        self.top, self.left = top, left
+        self.bottom, self.right = min(height, top + tile), min(width, left + tile)
+        self.r_top, self.r_left = max(0, top - halo), max(0, left - halo)
+        self.r_bottom, self.r_right = min(height, self.bottom + halo), min(width, self.right + halo)
+        self.height, self.width = height, width
+
+    def crop(self, t: Tensor, scale: int, rows: tuple[int, int], cols: tuple[int, int]) -> Tensor:
+        """Global rows/cols (at ``1/scale`` resolution) of a map computed on the region."""
+        r0, c0 = self.r_top // scale, self.r_left // scale
+        return t[..., rows[0] - r0:rows[1] - r0, cols[0] - c0:cols[1] - c0]
+
+    def core(self, scale: int, full: tuple[int, int]) -> tuple[tuple[int, int], tuple[int, int]]:
+        """The core's rows and cols at ``1/scale`` resolution; ``full`` is the image's
+        size there (the last tile ends where the image does, whatever the rounding)."""
+        bottom = full[0] if self.bottom == self.height else self.bottom // scale
+        right = full[1] if self.right == self.width else self.right // scale
+        return (self.top // scale, bottom), (self.left // scale, right)
+
+
+def _halved(size: tuple[int, int], times: int, ceil: bool) -> tuple[int, int]:
+    h, w = size
+    for _ in range(times):
+        h, w = ((h + 1) // 2, (w + 1) // 2) if ceil else (h // 2, w // 2)
+    return h, w
+
+
+def _tiled_form(loss: Any) -> bool:
+    """Whether a feature loss has a tiled form: perceptual and style on VGG taps."""
+    from imgloss.metrics.perceptual import PerceptualLoss
+    from imgloss.metrics.style import StyleLoss
+
+    return isinstance(loss, (PerceptualLoss, StyleLoss))
+
+
+class TiledScorer:
+    """Scores one pair tile by tile with the engine's metrics (see the module docstring).
+
+    ``plain``: ``(MetricSpec, function)`` of metrics needing no network; ``feature`` and
+    ``losses``: the VGG metrics' specs and their loss modules."""
+
+    def __init__(self, plain: Sequence[tuple[Any, Callable[..., Tensor]]], feature: Sequence[Any],
+                 losses: Sequence[Any], dtype: torch.dtype) -> None:
+        self.plain, self.feature, self.losses, self.dtype = list(plain), list(feature), list(losses), dtype
+        self.align, self.halo = (4, 2 * WINDOW_SIZE) if plain else (1, 0)
+        for loss in filter(_tiled_form, losses):  # the others (LPIPS) make can_tile False
+            depth = max(TAPS[loss.backbone][t] for t in loss.taps) + 1
+            halo, stride = vgg_geometry(loss.backbone, depth)
+            self.align, self.halo = max(self.align, stride), max(self.halo, halo)
+        self.halo = -(-self.halo // self.align) * self.align
+
+    def can_tile(self, shape: Sequence[int]) -> bool:
+        """Every metric has a tiled form, and the image spans more than one tile."""
+        known = all(spec.info.name in _PLAIN for spec, _ in self.plain) and all(map(_tiled_form, self.losses))
+        return known and min(shape[-2:]) > 2 * self.halo + self.align
+
+    def tile_for(self, channels: int, budget: int) -> int:
+        """The largest aligned core side whose region fits ``budget``."""
+        per_pixel = channels * _BYTES_PER_PIXEL["vgg" if self.losses else "pixel"]
+        side = int(math.sqrt(max(budget, 1) / per_pixel)) - 2 * self.halo
+        return max(self.align, side // self.align * self.align)
+
+    def score(self, x: Tensor | None, y: Tensor, device: torch.device, budget: int) -> tuple[dict[str, Tensor], list[str], int]:
+        """``x``, ``y``: ``C x H x W`` host samples (x None without a reference). Returns
+        each column's value (0-dim float64 tensors), failures, and the tile side used."""
+        channels, height, width = y.shape
+        tile = self.tile_for(channels, budget)
+        totals: dict[str, Any] = {}
+        for top in range(0, height, tile):
+            for left in range(0, width, tile):
+                box = _Box(top, left, tile, self.halo, height, width)
+                region = (slice(None), slice(box.r_top, box.r_bottom), slice(box.r_left, box.r_right))
+                yr = to_device(y[region][None], device)
+                xr = None if x is None else to_device(x[region][None], device)
+                self._add(totals, xr, yr, box)
+        return self._finish(totals, x is not None, (channels, height, width)), [], tile
+
+    # ------------------------------------------------------------------ sums per tile
+
+    def _add(self, totals: dict[str, Any], x: Tensor | None, y: Tensor, box: _Box) -> None:
+        full = (box.height, box.width)
+        rows, cols = box.core(1, full)
+        core = (..., slice(rows[0] - box.r_top, rows[1] - box.r_top), slice(cols[0] - box.r_left, cols[1] - box.r_left))
+        for spec, _ in self.plain:
+            name = spec.info.name
+            if name == "tv":
+                _accumulate(totals, spec.column, _tv_sums(y, box))
+                if x is not None:
+                    _accumulate(totals, spec.reference_column, _tv_sums(x, box))
+            elif x is not None:
+                _accumulate(totals, spec.column, _PLAIN[name][0](x, y, box, core))
+        if self.losses and x is not None:
+            autocast = torch.autocast(y.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32)
+            with autocast:
+                self._add_features(totals, x, y, box)
+
+    def _add_features(self, totals: dict[str, Any], x: Tensor, y: Tensor, box: _Box) -> None:
+        from imgloss.features.vgg import extract_pair
+        from imgloss.metrics.style import StyleLoss
+
+        groups: dict[Any, list[tuple[Any, Any]]] = {}
+        for spec, loss in zip(self.feature, self.losses):
+            groups.setdefault(loss.network_key(), []).append((spec, loss))
+        for (backbone, normalize, weights), members in groups.items():
+            taps = tuple(dict.fromkeys(t for _, loss in members for t in loss.taps))
+            fx, fy = extract_pair(x, y, backbone=backbone, taps=taps, normalize=normalize, weights=weights)
+            for spec, loss in members:
+                sums = []
+                for tap in loss.taps:
+                    scale = _tap_stride(backbone, TAPS[backbone][tap])
+                    full = _halved((box.height, box.width), int(math.log2(scale)), ceil=False)
+                    rows, cols = box.core(scale, full)
+                    cx, cy = (box.crop(f[tap], scale, rows, cols).float() for f in (fx, fy))
+                    if isinstance(loss, StyleLoss):
+                        flat_x, flat_y = (c.reshape(c.shape[1], -1) for c in (cx, cy))
+                        sums.append(torch.stack([flat_x @ flat_x.T, flat_y @ flat_y.T]))
+                    else:
+                        diff = cx - cy
+                        sums.append((diff.abs() if loss.distance == "l1" else diff.square()).sum(dtype=torch.float64))
+                _accumulate(totals, spec.column, sums)
+
+    # ------------------------------------------------------------------ values from totals
+
+    def _finish(self, totals: dict[str, Any], with_reference: bool, shape: tuple[int, int, int]) -> dict[str, Tensor]:
+        from imgloss.metrics.style import StyleLoss
+
+        channels, height, width = shape
+        values: dict[str, Tensor] = {}
+        for spec, _ in self.plain:
+            name = spec.info.name
+            if name == "tv":
+                values[spec.column] = _tv_value(totals[spec.column], shape)
+                if with_reference:
+                    values[spec.reference_column] = _tv_value(totals[spec.reference_column], shape)
+            elif with_reference:
+                values[spec.column] = _PLAIN[name][1](totals[spec.column], shape)
+        for spec, loss in zip(self.feature, self.losses):
+            if not with_reference:
+                continue
+            total = torch.zeros((), dtype=torch.float64)
+            for tap, weight, acc in zip(loss.taps, loss.layer_weights, totals[spec.column]):
+                scale = _tap_stride(loss.backbone, TAPS[loss.backbone][tap])
+                th, tw = _halved((height, width), int(math.log2(scale)), ceil=False)
+                depth = acc.shape[-1] if isinstance(loss, StyleLoss) else None
+                count = (depth or _tap_channels(loss.backbone, tap)) * th * tw
+                if isinstance(loss, StyleLoss):
+                    grams = (acc / count).float()
+                    term = gram_distance(grams[0:1], grams[1:2], loss.distance)[0].double().cpu()
+                else:
+                    term = acc.cpu() / count
+                total = total + weight * term
+            values[spec.column] = total
+        return values
+
+
+def _tap_channels(backbone: str, tap: str) -> int:
+    block = int(tap[4]) - 1  # relu<block>_<n>
+    return (64, 128, 256, 512, 512)[block]
+
+
+def _accumulate(totals: dict[str, Any], name: str, sums: Any) -> None:
+    if name not in totals:
+        totals[name] = sums
+    elif isinstance(sums, list):
+        totals[name] = [a + b for a, b in zip(totals[name], sums)]
+    else:
+        totals[name] = totals[name] + sums
+
+
+# ---------------------------------------------------------------------- plain metrics
+
+
+def _count(x: Tensor) -> int:
+    return x[0].numel()
+
+
+def _mean_sum(function: Callable[[Tensor, Tensor], Tensor]) -> Callable[..., Tensor]:
+    """Sum over the core of a per-pixel mean metric (its mean times the core's count)."""
+    def sums(x: Tensor, y: Tensor, box: _Box, core: tuple[Any, ...]) -> Tensor:
+        xc, yc = x[core], y[core]
+        return function(xc, yc)[0].double() * _count(xc)
+
+    return sums
+
+
+def _mean_value(total: Tensor, shape: tuple[int, int, int]) -> Tensor:
+    return total.cpu() / math.prod(shape)
+
+
+def _ssim_sums(x: Tensor, y: Tensor, box: _Box, core: tuple[Any, ...]) -> Tensor:
+    """Valid SSIM: map pixel (i, j) covers rows i..i+10, cols j..j+10."""
+    valid = (box.height - WINDOW_SIZE + 1, box.width - WINDOW_SIZE + 1)
+    rows = (box.top, min(box.bottom, valid[0]))
+    cols = (box.left, min(box.right, valid[1]))
+    if rows[0] >= rows[1] or cols[0] >= cols[1]:
+        return torch.zeros((), dtype=torch.float64, device=x.device)
+    return box.crop(ssim_map_unchecked(x, y, "valid"), 1, rows, cols).sum(dtype=torch.float64)
+
+
+def _ssim_value(total: Tensor, shape: tuple[int, int, int]) -> Tensor:
+    c, h, w = shape
+    return total.cpu() / (c * (h - WINDOW_SIZE + 1) * (w - WINDOW_SIZE + 1))
+
+
+def _wssim_sums(x: Tensor, y: Tensor, box: _Box, core: tuple[Any, ...]) -> list[Tensor]:
+    """Per W-SSIM term (image, LH+HL and HH per level, last LL): the sum of its
+    zero-padded SSIM map over the core, in that term's resolution."""
+    size = (box.height, box.width)
+
+    def term(a: Tensor, b: Tensor, level: int) -> Tensor:
+        rows, cols = box.core(2**level, _halved(size, level, ceil=True))
+        return box.crop(ssim_map_unchecked(a, b, "same"), 2**level, rows, cols).sum(dtype=torch.float64)
+
+    sums = [term(x, y, 0)]
+    for level in range(1, _WSSIM_LEVELS + 1):
+        ll, lh, hl, hh = dwt2_unchecked(torch.cat([x, y]))
+        detail = torch.cat([lh, hl], dim=1)
+        sums += [term(detail[:1], detail[1:], level), term(hh[:1], hh[1:], level)]
+        x, y = ll[:1], ll[1:]
+    return sums + [term(x, y, _WSSIM_LEVELS)]
+
+
+def _wssim_value(totals: list[Tensor], shape: tuple[int, int, int]) -> Tensor:
+    c, h, w = shape
+    r, carry = _WSSIM_R, 1.0
+    weights, counts = [1.0], [c * h * w]
+    for level in range(1, _WSSIM_LEVELS + 1):
+        lh, lw = _halved((h, w), level, ceil=True)
+        weights += [carry * 2 * r * (1 - r), carry * (1 - r) ** 2]
+        counts += [2 * c * lh * lw, c * lh * lw]
+        carry *= r * r
+    lh, lw = _halved((h, w), _WSSIM_LEVELS, ceil=True)
+    weights.append(carry)
+    counts.append(c * lh * lw)
+    total = sum(wt * s.cpu() / n for wt, s, n in zip(weights, totals, counts))
+    return total / sum(weights)
+
+
+def _tv_sums(t: Tensor, box: _Box) -> list[Tensor]:
+    """Squared neighbour differences whose first pixel lies in the core (TV, squared)."""
+    rows = (box.top - box.r_top, box.bottom - box.r_top)
+    cols = (box.left - box.r_left, box.right - box.r_left)
+    block = t[..., rows[0]:min(rows[1] + 1, t.shape[-2]), cols[0]:min(cols[1] + 1, t.shape[-1])]
+    core_rows, core_cols = rows[1] - rows[0], cols[1] - cols[0]
+    dh = block[..., 1:, :core_cols] - block[..., :-1, :core_cols]
+    dw = block[..., :core_rows, 1:] - block[..., :core_rows, :-1]
+    return [dh.square().sum(dtype=torch.float64), dw.square().sum(dtype=torch.float64)]
+
+
+def _tv_value(totals: list[Tensor], shape: tuple[int, int, int]) -> Tensor:
+    c, h, w = shape
+    dh = totals[0].cpu() / (c * (h - 1) * w) if h > 1 else torch.zeros((), dtype=torch.float64)
+    dw = totals[1].cpu() / (c * h * (w - 1)) if w > 1 else torch.zeros((), dtype=torch.float64)
+    return 2 * (dh + dw)
+
+
+def _psnr_value(total: Tensor, shape: tuple[int, int, int]) -> Tensor:
+    return psnr_from_mse(_mean_value(total, shape))
+
+
+#: Metric name -> (sums over a tile's core, value from the totals and the image's C, H, W).
+_PLAIN: dict[str, tuple[Callable[..., Any], Callable[[Any, tuple[int, int, int]], Tensor]]] = {
+    "charbonnier": (_mean_sum(charbonnier), _mean_value),
+    "mse": (_mean_sum(mse), _mean_value),
+    "mae": (_mean_sum(mae), _mean_value),
+    "psnr": (_mean_sum(mse), _psnr_value),
+    "ssim": (_ssim_sums, _ssim_value),
+    "wssim": (_wssim_sums, _wssim_value),
+    "tv": (_tv_sums, _tv_value),
+}
