@@ -161,7 +161,8 @@ OPTIONS: dict[str, Option] = _declare(
            many=True, config=False, metavar="METRIC=VALUE"),
     Option("fail_on_missing", bool, False, "A golden file with no candidate fails the check (exit 3).", GATE),
     Option("junit", Path, None, "Write JUnit XML (one testcase per pair).", GATE, config=False, metavar="FILE"),
-    Option("diff_dir", Path, None, "Write a heatmap PNG per failing pair (images, |error|, 1 - SSIM).", GATE,
+    Option("diff_dir", Path, None, "Write a heatmap PNG per failing pair (images, |error|, 1 - SSIM) and the map "
+           "of each failed metric that has one (<pair>.<metric>.png, as --maps).", GATE,
            config=False, metavar="DIR"),
     Option("heatmap_scale", str, "fixed", "Heatmap colour scale: fixed (|error| 0..0.25, 1 - SSIM 0..1, comparable "
            "between pairs) or auto (each map to its own maximum).", GATE, choices=HEATMAP_SCALES),

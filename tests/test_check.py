@@ -96,7 +96,8 @@ def test_heatmaps_only_for_failures_and_json_carries_verdicts(folders, tmp_path,
     diffs, out = tmp_path / "diffs" / "nested", tmp_path / "results.json"
     result = invoke("check", golden, cand, *LIMITS, "--diff-dir", diffs, "-f", "json", "-o", out, "--workers", "0")
     assert result.exit_code == 1, result.output
-    assert sorted(p.relative_to(diffs).as_posix() for p in diffs.rglob("*.png")) == ["edited.png.diff.png"]
+    assert sorted(p.relative_to(diffs).as_posix() for p in diffs.rglob("*.png")) == [
+        "edited.png.charbonnier.png", "edited.png.diff.png", "edited.png.ssim.png"]  # heatmap + failed metrics' maps
     document = json.loads(out.read_text())
     by_name = {Path(r["candidate"]).name: r["check"] for r in document["results"]}
     assert by_name["same.png"] == {"status": "pass", "failed": [], "message": "", "heatmap": None,

@@ -74,7 +74,9 @@ def test_check_report_has_relative_names_real_times_and_attachments(tmp_path, mo
     assert set(cases) == {"edited.png", "same.png", "sub/same2.png", "new.png"}  # never absolute
     assert all(case.time > 0 for name, case in cases.items() if name != "new.png")
     assert sum(case.time for case in cases.values()) <= suite.time + 0.5
-    assert cases["edited.png"].system_out == "[[ATTACHMENT|diffs/edited.png.diff.png]]"
+    assert cases["edited.png"].system_out.splitlines() == [
+        "[[ATTACHMENT|diffs/edited.png.diff.png]]", "[[ATTACHMENT|diffs/edited.png.charbonnier.png]]",
+        "[[ATTACHMENT|diffs/edited.png.ssim.png]]"]
     properties = {p.name: p.value for p in suite.properties()}
     assert properties["imgloss.device"] == "cpu" and '"charbonnier": 0.01' in properties["imgloss.thresholds"]
     assert "imgloss.version" in properties and "imgloss.options" in properties

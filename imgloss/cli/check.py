@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional, Sequence
 
 import typer
 
@@ -19,7 +19,7 @@ from imgloss.cli.options import option_values, takes
 from imgloss.options import CHECK, ENGINE, PAIRING, SCALE
 
 if TYPE_CHECKING:
-    from imgloss.gate.verdicts import Unpaired
+    from imgloss.gate.verdicts import MapWriter, Unpaired
     from imgloss.run import Outcome, Prepared
     from imgloss.config import Config
     from imgloss.io import Pairing
@@ -231,7 +231,10 @@ def _score(
     else:
         inner = make_writer(fmt, info, output, settings["json_inf"], CSV_COLUMNS)
     diff_dir = settings["diff_dir"]
-    heatmaps = None if diff_dir is None else Heatmaps(diff_dir, settings["background"], settings["max_pixels"], settings["heatmap_scale"])
+    heatmaps = None
+    if diff_dir is not None:
+        maps = _map_writer(diff_dir, settings, info.options.get("ssim_convention") or "imgloss")
+        heatmaps = Heatmaps(diff_dir, settings["background"], settings["max_pixels"], settings["heatmap_scale"], maps)
     with progress_bar(len(prepared.pairs), settings["quiet"]) as advance:
 
         def on_result(result: PairResult) -> None:
@@ -248,6 +251,20 @@ def _score(
         render_summary(stderr, info, outcome.summary)
         stderr.print(counts_line(outcome.results, unpaired))
     return outcome, judged.seconds
+
+
+def _map_writer(folder: Path, settings: dict[str, Any], convention: str) -> MapWriter:
+    """Writes a failing pair's maps of the failed columns into ``folder`` as ``compare
+    --maps`` does (:func:`imgloss.run.write_maps`: the run's SSIM convention, weights,
+    reading options and ``--breakdown``)."""
+    from imgloss import run
+    from imgloss.metrics.registry import MetricSpec
+
+    def write(result: PairResult, columns: Sequence[str]) -> list[Path]:
+        specs = [MetricSpec.parse(column, variants={"ssim": convention}) for column in columns]
+        return run.write_maps(folder, result, specs, settings)
+
+    return write
 
 
 def _update_golden(

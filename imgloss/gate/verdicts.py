@@ -9,7 +9,13 @@ it (and ``imgloss report`` can show it)::
               "thresholds": [{"metric": "ssim", "bound": "min", "limit": 0.98}, ...],
               "failed": [{"metric": "ssim", "bound": "min", "limit": 0.98, "value": 0.93}],
               "message": "ssim = 0.93 < min 0.98",
-              "heatmap": "diffs/a.png.diff.png" | null}
+              "heatmap": "diffs/a.png.diff.png" | null,
+              "maps": ["diffs/a.png.ssim.png"]}
+
+``maps`` (a failing pair under ``--diff-dir`` only) lists the map of each failed metric
+that has one (:mod:`imgloss.metrics.maps`), written as ``compare --maps`` writes them:
+``<folder>/<pair key>.<column>.png`` on the same fixed scales. ``heatmap_error`` /
+``maps_error`` replace a picture that could not be drawn.
 
 Exit code (:func:`exit_code`): 3 when the check is incomplete (a pair could not be
 read or scored, no pair was found, or a golden file has no candidate under
@@ -23,7 +29,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from imgloss.errors import EXIT_FAILED_CHECK, EXIT_OK, ImglossError, InputError
 from imgloss.io import Background
@@ -42,14 +48,21 @@ BURST = 0.005
 JUNIT_CLASS = "imgloss.check"
 
 
+#: Writes the maps of a scored pair's columns (failed metrics) and returns the files.
+MapWriter = Callable[[PairResult, Sequence[str]], Sequence[Path]]
+
+
 @dataclass(frozen=True)
 class Heatmaps:
-    """Where and how failing pairs are drawn: images are re-read as the engine read them."""
+    """Where and how failing pairs are drawn: images are re-read as the engine read them.
+    ``metric_maps`` (the CLI passes :func:`imgloss.run.write_maps` bound to the run's
+    options) draws the maps of the failed metrics beside the heatmap."""
 
     folder: Path
     background: Background = "white"
     max_pixels: int | None = None
     scale: str = "fixed"
+    metric_maps: MapWriter | None = None
 
     def path_for(self, key: str) -> Path:
         """``folder/<key>.diff.png``: the pair's relative path, so names never collide."""
@@ -85,6 +98,12 @@ def judge(result: PairResult, thresholds: ThresholdSet, heatmaps: Heatmaps | Non
             record["heatmap"] = str(heatmaps.draw(result))
         except (ImglossError, OSError) as exc:
             record["heatmap_error"] = str(exc)
+        if heatmaps.metric_maps is not None:
+            failed = list(dict.fromkeys(t.column for t, _ in verdict.failed))
+            try:
+                record["maps"] = [str(path) for path in heatmaps.metric_maps(result, failed)]
+            except (ImglossError, OSError, ValueError) as exc:
+                record["maps_error"] = str(exc)
     return record
 
 
@@ -192,7 +211,7 @@ def junit_cases(
     """One case per pair (named by its relative path, timed by ``seconds``), then one
     per golden file with no candidate (an error under ``--fail-on-missing``, else
     skipped) and per candidate with no golden file (skipped), named relative to
-    ``roots`` (golden folder, candidate folder). A failing pair's heatmap is attached."""
+    ``roots`` (golden folder, candidate folder). A failing pair's heatmap and maps are attached."""
     seconds = seconds or {}
     cases = []
     for result in results:
@@ -208,11 +227,13 @@ def junit_cases(
                 f"values: {values}" if values else "",
                 f"thresholds: {limits}" if limits else "",
                 f"heatmap: {record['heatmap']}" if record["heatmap"] else "",
+                f"maps: {', '.join(record['maps'])}" if record.get("maps") else "",
             )
             if line
         )
+        files = ([record["heatmap"]] if record["heatmap"] else []) + list(record.get("maps", ()))
         cases.append(JUnitCase(result.key, JUNIT_CLASS, outcome, record["message"], details if outcome != "passed" else "",
-                               seconds.get(result.key, 0.0), (record["heatmap"],) if record["heatmap"] else ()))
+                               seconds.get(result.key, 0.0), tuple(files)))
     for path in unpaired.missing:
         outcome = "error" if fail_on_missing else "skipped"
         cases.append(JUnitCase(relative(path, roots[0]), JUNIT_CLASS, outcome, "golden file has no candidate"))  # type: ignore[arg-type]

@@ -71,7 +71,7 @@ _SUMMARY_METRIC = {"mean": _NUMBER, "median": _NUMBER, "worst": {"pair": _TEXT, 
 _THRESHOLDS = {"max": _values(_NUMBER), "min": _values(_NUMBER),
                "overrides": _each({"glob": _TEXT, "max": _values(_NUMBER), "min": _values(_NUMBER)})}
 _CHECK_RECORD = {"status": _TEXT, "message": _TEXT, "heatmap": _TEXT, "heatmap_error": _TEXT,
-                 "failed": _each({"metric": _TEXT})}
+                 "maps": _each(str), "maps_error": _TEXT, "failed": _each({"metric": _TEXT})}
 RESULT = {"candidate": Required(str), "reference": _TEXT, "metrics": _values(_NUMBER), "error": _TEXT,
           "notes": _each(str), "check": _CHECK_RECORD}
 DOCUMENT = {
