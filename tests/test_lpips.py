@@ -47,15 +47,6 @@ def reference(net: str, standin_dir: Path, spatial: bool = False):
     return model.eval()
 
 
-@pytest.fixture(autouse=True)
-def fresh_modules():
-    from imgloss.metrics import lpips as module
-
-    module._module.cache_clear()
-    yield
-    module._module.cache_clear()
-
-
 @pytest.mark.parametrize("net", list(NETS))
 def test_equals_lpips_package(use_standin: Path, net: str) -> None:
     x, y = images(2, 64)

@@ -91,12 +91,11 @@ def test_network_built_once_across_calls() -> None:
     assert (info.builds, info.loads, info.networks, info.forwards) == (1, 1, 1, 12)
 
 
-def test_deeper_taps_extend_a_shallow_network_once() -> None:
+def test_shallow_and_deep_taps_share_one_network() -> None:
     x, y = images(1, 32)
-    perceptual(x, y, "drn")  # up to relu3_1
-    perceptual(x, y)  # up to relu5_1: rebuilt deeper, weights not reloaded
-    perceptual(x, y, "drn")
-    assert (vgg.cache_info().builds, vgg.cache_info().loads) == (2, 1)
+    perceptual(x, y, "drn")  # up to relu3_1: the forward stops there
+    perceptual(x, y)  # up to relu5_1: the same network, built once to the deepest named tap
+    assert (vgg.cache_info().builds, vgg.cache_info().loads) == (1, 1)
 
 
 def test_one_network_per_backbone_and_dtype() -> None:
@@ -110,10 +109,11 @@ def test_one_network_per_backbone_and_dtype() -> None:
 def test_network_is_frozen_and_in_eval_mode() -> None:
     x, y = images(1, 32)
     perceptual(x, y)
-    ((_, network),) = vgg._networks.values()
+    ((network,),) = vgg._networks.values()
+    network.train()  # an owner's .train() leaves it in eval mode
     assert not network.training
     assert all(not p.requires_grad for p in network.parameters())
-    assert len(network) == TAPS["vgg19"]["relu5_1"] + 1  # built only up to the deepest tap
+    assert len(network.layers) == TAPS["vgg19"]["relu5_1"] + 1  # built only up to the deepest named tap
 
 
 def test_gray_input_is_repeated_to_three_channels() -> None:
@@ -129,7 +129,7 @@ def test_gradients_flow_to_x_and_not_to_the_network() -> None:
     x.requires_grad_(True)
     (perceptual(x, y).sum() + style(x, y).sum()).backward()
     assert x.grad is not None and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
-    ((_, network),) = vgg._networks.values()
+    ((network,),) = vgg._networks.values()
     assert all(p.grad is None for p in network.parameters())
 
 

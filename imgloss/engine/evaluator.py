@@ -75,7 +75,9 @@ class Evaluator:
         self._plain = [(r, r.load_function()) for r in options.metrics if not r.info.needs_weights]
         self._feature = [r for r in options.metrics if r.info.needs_weights]
         self._feature_losses: list[FeatureLoss] = [
-            r.info.load_loss()(preset=r.preset or "default", reduction="none", weights=options.weights)
+            r.info.load_loss()(
+                preset=r.preset or "default", reduction="none", weights=options.weights, device=self.device
+            )
             for r in self._feature
         ]
         if self._feature_losses:

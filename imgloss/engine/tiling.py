@@ -180,15 +180,16 @@ class TiledScorer:
                 self._add_features(totals, x, y, box)
 
     def _add_features(self, totals: dict[str, Any], x: Tensor, y: Tensor, box: _Box) -> None:
-        from imgloss.features.vgg import extract_pair
+        from imgloss.features.vgg import pair_features
         from imgloss.metrics.style import StyleLoss
 
         groups: dict[Any, list[tuple[Any, Any]]] = {}
         for spec, loss in zip(self.feature, self.losses):
             groups.setdefault(loss.network_key(), []).append((spec, loss))
-        for (backbone, normalize, weights), members in groups.items():
+        for (_, normalize), members in groups.items():
             taps = tuple(dict.fromkeys(t for _, loss in members for t in loss.taps))
-            fx, fy = extract_pair(x, y, backbone=backbone, taps=taps, normalize=normalize, weights=weights)
+            backbone = members[0][1].backbone
+            fx, fy = pair_features(members[0][1].network, x, y, taps, normalize)
             for spec, loss in members:
                 sums = []
                 for tap in loss.taps:

@@ -1,13 +1,20 @@
 """The VGG feature extractor shared by ``perceptual``, ``style`` and LPIPS: named ReLU taps
 (AlexNet, for LPIPS-Alex, is served the same way; see :mod:`imgloss.features.alexnet`).
 
-:func:`extract_pair` runs x and y through ONE forward of torchvision's VGG16/VGG19
-``features`` (a concatenated batch) and returns the requested taps of each. The network
-is built only up to the deepest tap requested so far, from verified weights
-(:mod:`imgloss.weights.store`; a failure is a :class:`~imgloss.errors.WeightsError`, never a
-random network), in eval mode with frozen parameters, and cached for the process per
-(backbone, device, dtype, weights file). :func:`cache_info` counts builds, weight loads
-and forwards (for tests and benchmarks); :func:`clear_cache` forgets everything.
+A :class:`FeatureNetwork` is torchvision's VGG16/VGG19 (or AlexNet) ``features`` up to
+the deepest named tap, from verified weights (:mod:`imgloss.weights.store`; a failure is a
+:class:`~imgloss.errors.WeightsError`, never a random network), frozen and always in eval
+mode. :func:`network` hands out ONE instance per (backbone, weights file, device, dtype):
+the feature losses register it as a submodule (``loss.network``), so two losses built
+on the same weights file share it, and ``.to()``/``.half()`` move it as PyTorch users
+expect (a moved network is found again under its new device and dtype). Weights files are
+read once per process (:func:`cache_info` counts builds, weight loads and forwards;
+:func:`clear_cache` forgets everything).
+
+:func:`pair_features` runs x and y through ONE forward (a concatenated batch) of any
+feature extractor: a :class:`FeatureNetwork`, or a user's own ``nn.Module`` whose
+``forward(x)`` returns a dict tap -> features (e.g. torchvision's
+``create_feature_extractor``). :func:`extract_pair` does the same from a backbone name.
 """
 from __future__ import annotations
 
@@ -58,17 +65,26 @@ class _Counters:
 
 _lock = threading.Lock()
 _counters = _Counters()
-_states: dict[tuple[str, Path], weights_store.Verified] = {}
-_networks: dict[tuple[str, str, torch.dtype, Path], tuple[weights_store.Verified, nn.Sequential]] = {}
+_states: dict[tuple[str, Path], tuple[int, weights_store.Verified]] = {}
+_networks: dict[tuple[str, Path], list["FeatureNetwork"]] = {}
+_epoch = [0]
 
 
 def cache_info() -> CacheInfo:
     """The counters since the process started (or :func:`clear_cache`)."""
-    return CacheInfo(_counters.builds, _counters.loads, _counters.forwards, len(_networks))
+    return CacheInfo(_counters.builds, _counters.loads, _counters.forwards, sum(map(len, _networks.values())))
+
+
+def cache_token() -> tuple[int, bool]:
+    """Changes whenever a cached network may no longer be handed out (after
+    :func:`clear_cache`, or when the unverified-weights switch flips): callers that keep
+    networks in caches of their own key them on it."""
+    return (_epoch[0], weights_store.allow_unverified())
 
 
 def clear_cache() -> None:
     """Drop every cached network and weights state and reset the counters."""
+    _epoch[0] += 1
     with _lock:
         _states.clear()
         _networks.clear()
@@ -88,17 +104,19 @@ def tap_indices(backbone: str, taps: Sequence[str]) -> list[int]:
     return [known[tap] for tap in taps]
 
 
-def _weights_state(backbone: str, path: Path, explicit: str | None) -> weights_store.Verified:
-    """Verified ``features.*`` state of ``path``, loaded once per process.
+def _weights_state(backbone: str, path: Path, explicit: str | None) -> tuple[int, weights_store.Verified]:
+    """Verified ``features.*`` state of ``path``, loaded once per process, with its load
+    number (networks built from an older load of the same file are not handed out again).
 
     A state accepted unverified is reloaded (and so refused) once the
     ``IMGLOSS_ALLOW_UNVERIFIED_WEIGHTS`` switch is off.
     """
     key = (backbone, path)
     cached = _states.get(key)
-    if cached is None or (not cached.verified and not weights_store.allow_unverified()):
-        cached = _states[key] = weights_store.load(backbone, explicit)
+    if cached is None or (not cached[1].verified and not weights_store.allow_unverified()):
+        loaded = weights_store.load(backbone, explicit)
         _counters.loads += 1
+        cached = _states[key] = (_counters.loads, loaded)
     return cached
 
 
@@ -127,20 +145,78 @@ def _build(backbone: str, depth: int, state: weights_store.Verified) -> nn.Seque
     return layers.eval().requires_grad_(False)
 
 
-def _network(backbone: str, depth: int, device: torch.device, dtype: torch.dtype,
-             explicit: str | None) -> nn.Sequential:
-    path, _ = weights_store.find(backbone, explicit)
-    key = (backbone, str(device), dtype, path)
+class FeatureNetwork(nn.Module):
+    """A frozen backbone up to its deepest named tap (:data:`TAPS`); always in eval mode.
+
+    ``forward(x, taps)``: ``x`` is ``N x 3 x H x W`` already normalised; returns a dict
+    tap -> ``N x C_tap x H_tap x W_tap``, running only as deep as the deepest tap asked
+    for. Gradients flow to ``x``; the parameters never require one.
+    """
+
+    def __init__(self, backbone: str, layers: nn.Sequential, source: Path, generation: int = 0) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.source = source
+        self.generation = generation
+        self.layers = layers
+
+    def train(self, mode: bool = True) -> "FeatureNetwork":
+        """Stays in eval mode whatever the owner asks (a frozen feature extractor)."""
+        return super().train(False)
+
+    def forward(self, x: Tensor, taps: Sequence[str]) -> Features:
+        indices = tap_indices(self.backbone, taps)
+        depth = max(indices) + 1
+        need = min_side(self.layers[:depth])
+        if min(x.shape[-2:]) < need:
+            raise ValueError(
+                f"images of {x.shape[-1]}x{x.shape[-2]} px are too small for {self.backbone} up to "
+                f"{taps[indices.index(depth - 1)]}: it needs at least {need} px on each side"
+            )
+        wanted = dict(zip(indices, taps))
+        out: Features = {}
+        for index in range(depth):
+            x = self.layers[index](x)
+            if index in wanted:
+                out[wanted[index]] = x
+        return out
+
+    def extra_repr(self) -> str:
+        return f"backbone={self.backbone!r}, source={str(self.source)!r}"
+
+
+def _placed(candidate: FeatureNetwork, device: torch.device, dtype: torch.dtype) -> bool:
+    first = next(candidate.parameters())
+    return first.device == device and first.dtype == dtype
+
+
+def network(
+    backbone: str, weights: str | None = None, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32
+) -> FeatureNetwork:
+    """The shared :class:`FeatureNetwork` of ``backbone`` from ``weights`` (an explicit file or
+    folder, or None for the resolution order of :mod:`imgloss.weights.store`) on ``device``
+    and ``dtype``: built once per weights file, device and dtype, the file read and verified
+    once. Raises :class:`~imgloss.errors.WeightsError` (missing, unverified, broken weights)."""
+    if backbone not in TAPS:
+        raise ValueError(f"backbone must be one of {', '.join(TAPS)}, got {backbone!r}")
+    device = torch.device(device)
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", torch.cuda.current_device())
+    path, _ = weights_store.find(backbone, weights)
     # Normal tensors even when first called under inference_mode (e.g. the engine's
-    # probe): the cached network must also serve training code that needs autograd.
+    # probe): the shared network must also serve training code that needs autograd.
     with _lock, torch.inference_mode(False):
-        state = _weights_state(backbone, path, explicit)
-        built_from, network = _networks.get(key, (None, None))
-        if network is None or built_from is not state or len(network) < depth:
-            network = _build(backbone, depth, state).to(device=device, dtype=dtype)
-            _networks[key] = (state, network)
-            _counters.builds += 1
-        return network
+        generation, state = _weights_state(backbone, path, weights)
+        held = _networks.setdefault((backbone, path), [])
+        for candidate in held:
+            if candidate.generation == generation and _placed(candidate, device, dtype):
+                return candidate
+        depth = max(TAPS[backbone].values()) + 1
+        layers = _build(backbone, depth, state)
+        built = FeatureNetwork(backbone, layers, path, generation).to(device=device, dtype=dtype)
+        held[:] = [c for c in held if c.generation == built.generation] + [built]
+        _counters.builds += 1
+        return built
 
 
 def min_side(layers: nn.Sequential) -> int:
@@ -169,6 +245,34 @@ def _prepare(x: Tensor, normalize: str) -> Tensor:
     return (x - mean) / std
 
 
+def pair_features(
+    extractor: nn.Module, x: Tensor, y: Tensor, taps: Sequence[str], normalize: str = "imagenet"
+) -> tuple[Features, Features]:
+    """The ``taps`` of x and y from ONE forward of ``extractor`` on their concatenation.
+
+    ``x``, ``y``: ``N x C x H x W``, C = 1 or 3 (gray is repeated), values in [0, 1]
+    (callers validate). ``normalize="imagenet"`` applies ImageNet mean/std first;
+    ``"none"`` feeds the input as is. ``extractor``: a :class:`FeatureNetwork`, or any
+    ``nn.Module`` whose ``forward(x)`` returns a dict holding every tap.
+    Returns two dicts tap -> ``N x C_tap x H_tap x W_tap``.
+    """
+    if normalize not in NORMALIZATIONS:
+        raise ValueError(f"normalize must be one of {NORMALIZATIONS}, got {normalize!r}")
+    if x.shape != y.shape:
+        raise ValueError(f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+    h = _prepare(torch.cat([x, y]), normalize)
+    if isinstance(extractor, FeatureNetwork):
+        features = extractor(h, taps)
+    else:
+        features = extractor(h)
+        missing = [tap for tap in taps if not isinstance(features, dict) or tap not in features]
+        if missing:
+            raise ValueError(f"the feature extractor's output has no taps {', '.join(map(repr, missing))}")
+    _counters.forwards += 1
+    n = x.shape[0]
+    return {tap: features[tap][:n] for tap in taps}, {tap: features[tap][n:] for tap in taps}
+
+
 def extract_pair(
     x: Tensor,
     y: Tensor,
@@ -178,36 +282,11 @@ def extract_pair(
     normalize: str = "imagenet",
     weights: str | None = None,
 ) -> tuple[Features, Features]:
-    """The ``taps`` of x and y from one forward of ``backbone`` (``vgg19`` or ``vgg16``).
-
-    ``x``, ``y``: ``N x C x H x W`` with C = 1 or 3 and values in [0, 1] (callers
-    validate); the network runs on their device and dtype. ``normalize="imagenet"``
-    applies ImageNet mean/std first; ``"none"`` feeds the input as is. ``weights``
-    is an explicit weights file or folder, or None for the resolution order of
-    :mod:`imgloss.weights.store`. Returns two dicts tap -> ``N x C_tap x H_tap x W_tap``.
-    Gradients flow to x and y; the network's parameters are frozen.
-    """
+    """:func:`pair_features` with the shared :func:`network` of ``backbone``
+    (``vgg19``, ``vgg16`` or ``alexnet``) on x's device and dtype."""
     if normalize not in NORMALIZATIONS:
         raise ValueError(f"normalize must be one of {NORMALIZATIONS}, got {normalize!r}")
-    if x.shape != y.shape:
-        raise ValueError(f"x and y must have the same shape, got {tuple(x.shape)} and {tuple(y.shape)}")
-    indices = tap_indices(backbone, taps)
-    depth = max(indices) + 1
-    network = _network(backbone, depth, x.device, x.dtype, weights)
-    smallest = min_side(network)
-    if min(x.shape[-2:]) < smallest:
-        raise ValueError(
-            f"images of {x.shape[-1]}x{x.shape[-2]} px are too small for {backbone} up to {taps[indices.index(depth - 1)]}: "
-            f"it needs at least {smallest} px on each side"
-        )
-    wanted = dict(zip(indices, taps))
-    h = _prepare(torch.cat([x, y]), normalize)
-    n = x.shape[0]
-    fx: Features = {}
-    fy: Features = {}
-    for index in range(depth):
-        h = network[index](h)
-        if index in wanted:
-            fx[wanted[index]], fy[wanted[index]] = h[:n], h[n:]
-    _counters.forwards += 1
-    return fx, fy
+    tap_indices(backbone, taps)
+    if x.shape[1] not in (1, 3):
+        raise ValueError(f"VGG features need 1 or 3 channels, got {x.shape[1]} (shape {tuple(x.shape)})")
+    return pair_features(network(backbone, weights, x.device, x.dtype), x, y, taps, normalize)

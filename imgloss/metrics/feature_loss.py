@@ -12,12 +12,14 @@ distances they know, and :meth:`~VGGMetricLoss.tap_distance`.
 """
 from __future__ import annotations
 
-from typing import ClassVar, Sequence
+from functools import lru_cache
+from typing import Any, ClassVar, Sequence
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
-from imgloss.features.vgg import NORMALIZATIONS, extract_pair, tap_indices
+from imgloss.features import vgg
+from imgloss.features.vgg import NORMALIZATIONS, tap_indices
 from imgloss.metrics._base import MetricLoss, Reduction, check_reduction, reduce
 from imgloss.metrics._checks import check_pair, check_positive
 from imgloss.metrics.registry import get_preset
@@ -27,13 +29,22 @@ Features = dict[str, Tensor]
 
 
 class FeatureLoss(MetricLoss):
-    """Base of VGG-feature losses. Subclasses set ``backbone`` (``vgg19``/``vgg16``),
-    ``normalize`` (``imagenet``/``none``), ``taps`` and implement :meth:`from_features`.
-    ``weights`` is an explicit weights file, or None for the usual resolution order."""
+    """Base of feature-network losses. Subclasses set ``backbone`` (``vgg19``/``vgg16``/
+    ``alexnet``), ``normalize`` (``imagenet``/``none``) and ``taps``, call
+    :meth:`attach_network` once they are known, and implement :meth:`from_features`.
+
+    The feature network is the registered submodule ``self.network``: the shared
+    :func:`imgloss.features.vgg.network` of ``weights`` (an explicit file, or None for the
+    usual resolution order) built on ``device``/``dtype``, or the user's own ``extractor``
+    (an ``nn.Module`` whose ``forward(x)`` returns a dict holding every tap). It is
+    non-persistent: ``state_dict()`` leaves it out and ``load_state_dict()`` neither
+    expects nor loads it, while ``.to()``, ``.half()`` and DDP see it as usual.
+    """
 
     backbone: str
     normalize: str
     taps: tuple[str, ...]
+    network: nn.Module
 
     def __init__(
         self,
@@ -45,10 +56,25 @@ class FeatureLoss(MetricLoss):
     ) -> None:
         super().__init__(data_range=data_range, reduction=reduction, check_values=check_values)
         self.weights = weights
+        self._load_prefix = ""
+        self.register_state_dict_post_hook(_leave_out_network)
+        self.register_load_state_dict_pre_hook(_skip_network_keys)
+        self.register_load_state_dict_post_hook(_network_not_missing)
 
-    def network_key(self) -> tuple[str, str, str | None]:
-        """Losses with equal keys share one network and one forward."""
-        return (self.backbone, self.normalize, self.weights)
+    def attach_network(
+        self, extractor: nn.Module | None, device: torch.device | str | None, dtype: torch.dtype | None
+    ) -> None:
+        """Register ``extractor``, or the shared network of ``backbone`` and ``weights`` on
+        ``device`` (default CPU) and ``dtype`` (default float32), as ``self.network``."""
+        if extractor is None:
+            extractor = vgg.network(self.backbone, self.weights, device or "cpu", dtype or torch.float32)
+        elif not isinstance(extractor, nn.Module):
+            raise TypeError(f"extractor must be an nn.Module, got {type(extractor).__name__}")
+        self.network = extractor
+
+    def network_key(self) -> tuple[int, str]:
+        """Losses with equal keys share one forward (same network, same normalisation)."""
+        return (id(self.network), self.normalize)
 
     def from_features(self, fx: Features, fy: Features) -> Tensor:  # pragma: no cover - abstract
         """Per-image values (shape ``N``) from the taps of x and y."""
@@ -73,12 +99,12 @@ def _shared_features(losses: Sequence[FeatureLoss], x: Tensor, y: Tensor) -> lis
     if data_range != 1:
         x, y = x / data_range, y / data_range
     results: list[tuple[Features, Features] | None] = [None] * len(losses)
-    groups: dict[tuple[str, str, str | None], list[int]] = {}
+    groups: dict[tuple[int, str], list[int]] = {}
     for index, loss in enumerate(losses):
         groups.setdefault(loss.network_key(), []).append(index)
-    for (backbone, normalize, weights), members in groups.items():
+    for (_, normalize), members in groups.items():
         taps = tuple(dict.fromkeys(tap for i in members for tap in losses[i].taps))
-        pair = extract_pair(x, y, backbone=backbone, taps=taps, normalize=normalize, weights=weights)
+        pair = vgg.pair_features(losses[members[0]].network, x, y, taps, normalize)
         for i in members:
             results[i] = pair
     return results  # type: ignore[return-value]
@@ -108,6 +134,39 @@ def run_feature_terms(losses: Sequence[FeatureLoss], x: Tensor, y: Tensor) -> li
     return out
 
 
+def functional_module(cls: type[FeatureLoss], x: Tensor, *args: Any, **options: Any) -> FeatureLoss:
+    """The module behind a functional call (``perceptual()``, ``style()``, ``lpips()``):
+    ``cls(*args, **options)`` with its network on x's device and dtype, built once per
+    option set and reused (no module, weights lookup or file ``stat`` per call)."""
+    frozen = tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in options.items()))
+    return _functional_module(cls, args, frozen, x.device, x.dtype, vgg.cache_token())
+
+
+@lru_cache(maxsize=32)
+def _functional_module(
+    cls: type[FeatureLoss], args: tuple[Any, ...], options: tuple[tuple[str, Any], ...],
+    device: torch.device, dtype: torch.dtype, _token: tuple[int, bool],
+) -> FeatureLoss:
+    return cls(*args, **dict(options), device=device, dtype=dtype)  # type: ignore[call-arg]
+
+
+def _leave_out_network(module: FeatureLoss, state: dict[str, Any], prefix: str, _metadata: Any) -> None:
+    for key in [k for k in state if k.startswith(prefix + "network.")]:
+        del state[key]
+
+
+def _skip_network_keys(module: FeatureLoss, state: dict[str, Any], prefix: str, *_: Any) -> None:
+    """Never load into the (shared, verified) network; remember where it sits."""
+    module._load_prefix = prefix
+    for key in [k for k in state if k.startswith(prefix + "network.")]:
+        del state[key]
+
+
+def _network_not_missing(module: FeatureLoss, incompatible: Any) -> None:
+    own = module._load_prefix + "network."
+    incompatible.missing_keys[:] = [k for k in incompatible.missing_keys if not k.startswith(own)]
+
+
 def _total(terms: dict[str, Tensor]) -> Tensor:
     return torch.stack(list(terms.values())).sum(dim=0)
 
@@ -118,6 +177,10 @@ class VGGMetricLoss(FeatureLoss):
     ``preset`` names a registry preset of ``metric``; every other option, when given,
     overrides it. Taps given without ``layer_weights`` weigh 1 each. ``weights`` is an
     explicit VGG weights file (None: the resolution order of :mod:`imgloss.weights.store`).
+    ``extractor``: your own feature network instead of the VGG (an ``nn.Module`` whose
+    ``forward(x)`` returns a dict holding every tap; its tap names are then free);
+    ``device``/``dtype``: where the shared VGG is built (as PyTorch's factory keywords;
+    ``.to()`` moves it later as usual).
     """
 
     metric: ClassVar[str]
@@ -136,13 +199,19 @@ class VGGMetricLoss(FeatureLoss):
         data_range: float = 1.0,
         reduction: Reduction = "mean",
         check_values: bool = False,
+        extractor: nn.Module | None = None,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__(reduction, weights, data_range=data_range, check_values=check_values)
         base = get_preset(self.metric, preset)
         self.preset = preset
         self.backbone = backbone or base.backbone
         self.taps = tuple(taps) if taps is not None else base.taps
-        tap_indices(self.backbone, self.taps)
+        if extractor is None:
+            tap_indices(self.backbone, self.taps)
+        elif not self.taps:
+            raise ValueError("taps must name at least one layer")
         if len(set(self.taps)) != len(self.taps):
             raise ValueError(f"taps must not repeat, got {self.taps}")
         if layer_weights is None:
@@ -158,6 +227,7 @@ class VGGMetricLoss(FeatureLoss):
         self.normalize = normalize or base.normalize
         if self.normalize not in NORMALIZATIONS:
             raise ValueError(f"normalize must be one of {NORMALIZATIONS}, got {self.normalize!r}")
+        self.attach_network(extractor, device, dtype)
 
     @classmethod
     def compute(
@@ -166,7 +236,7 @@ class VGGMetricLoss(FeatureLoss):
         """The functional form (``perceptual()``, ``style()``): values of x against y,
         or the per-tap breakdown, reduced by ``reduction``."""
         check_reduction(reduction)
-        values = cls(preset, **options).evaluate(x, y, breakdown)  # type: ignore[arg-type]
+        values = functional_module(cls, x, preset, **options).evaluate(x, y, breakdown)  # type: ignore[attr-defined]
         if isinstance(values, dict):
             return {tap: reduce(value, reduction) for tap, value in values.items()}
         return reduce(values, reduction)

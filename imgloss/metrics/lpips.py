@@ -17,16 +17,15 @@ both verified by SHA-256 (:mod:`imgloss.weights`); missing ones are a ``WeightsE
 """
 from __future__ import annotations
 
-from functools import lru_cache
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from imgloss import weights as weights_store
-from imgloss.features.vgg import Features, extract_pair
+from imgloss.features.vgg import Features, pair_features
 from imgloss.metrics._base import Reduction, check_reduction, reduce
 from imgloss.metrics._checks import check_pair
-from imgloss.metrics.feature_loss import FeatureLoss
+from imgloss.metrics.feature_loss import FeatureLoss, functional_module
 from imgloss.metrics.registry import get_preset
 
 EPS = 1e-10
@@ -57,6 +56,8 @@ class LPIPSLoss(FeatureLoss):
         data_range: float = 1.0,
         reduction: Reduction = "mean",
         check_values: bool = False,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__(reduction, weights, data_range=data_range, check_values=check_values)
         self.preset = DEFAULT_NET if preset == "default" else preset
@@ -67,14 +68,16 @@ class LPIPSLoss(FeatureLoss):
             explicit = weights
         state = weights_store.load(f"lpips-{self.preset}", explicit).state
         for index in range(len(self.taps)):
-            self.register_buffer(f"lin{index}", state[f"lin{index}.model.1.weight"].clone(), persistent=False)
+            lin = state[f"lin{index}.model.1.weight"].to(device=device, dtype=dtype or torch.float32)
+            self.register_buffer(f"lin{index}", lin, persistent=False)
+        self.attach_network(None, device, dtype)
 
     def tap_maps(self, fx: Features, fy: Features) -> dict[str, Tensor]:
         """Each tap's spatial term ``w_l . (f_x - f_y)^2`` (``N x 1 x H_l x W_l``)."""
         maps = {}
         for index, tap in enumerate(self.taps):
             diff = (_unit(fx[tap]) - _unit(fy[tap])).square()
-            lin = getattr(self, f"lin{index}").to(device=diff.device, dtype=diff.dtype)
+            lin = getattr(self, f"lin{index}").to(dtype=diff.dtype)
             maps[tap] = F.conv2d(diff, lin)
         return maps
 
@@ -91,8 +94,7 @@ class LPIPSLoss(FeatureLoss):
         check_pair(x, y, check_values=self.check_values, data_range=self.data_range)
         if self.data_range != 1:
             x, y = x / self.data_range, y / self.data_range
-        fx, fy = extract_pair(x, y, backbone=self.backbone, taps=self.taps, normalize=self.normalize,
-                              weights=self.weights)
+        fx, fy = pair_features(self.network, x, y, self.taps, self.normalize)
         size = x.shape[-2:]
         maps = [F.interpolate(m, size=size, mode="bilinear", align_corners=False)
                 for m in self.tap_maps(fx, fy).values()]
@@ -106,16 +108,6 @@ def _is_dir(path: str) -> bool:
     from pathlib import Path
 
     return Path(path).expanduser().is_dir()
-
-
-@lru_cache(maxsize=8)
-def _module(
-    net: str, weights: str | None, lin_weights: str | None, data_range: float, check_values: bool
-) -> LPIPSLoss:
-    return LPIPSLoss(
-        net, weights=weights, lin_weights=lin_weights, data_range=data_range, reduction="none",
-        check_values=check_values,
-    )
 
 
 def lpips(
@@ -140,5 +132,8 @@ def lpips(
     :func:`imgloss.functional.ssim`.
     """
     check_reduction(reduction)
-    module = _module(net, weights, lin_weights, float(data_range), bool(check_values))
+    module = functional_module(
+        LPIPSLoss, x, net, weights=weights, lin_weights=lin_weights, data_range=float(data_range),
+        reduction="none", check_values=bool(check_values),
+    )
     return module.spatial(x, y) if spatial else reduce(module.per_image(x, y), reduction)
