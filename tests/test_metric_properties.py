@@ -324,3 +324,17 @@ def test_gram_under_fp16_autocast_is_computed_in_float32_without_overflow() -> N
         g = gram(features.half())
     assert g.dtype == torch.float32 and torch.isfinite(g).all()
     torch.testing.assert_close(g, gram(features.half().float()))
+
+
+@pytest.mark.parametrize("name", ["ssim", "wssim"])
+def test_one_sided_gradients_equal_the_two_sided_ones(name: str) -> None:
+    """The SSIM kernel saves only the partials the wanted gradients need (3 fields for one
+    input, 4 for both): each one-sided gradient equals its two-sided counterpart."""
+    fn = METRICS[name][0]
+    x, y = images(2, 3, 20, 20, dtype=torch.float64, seed=5)
+    both = torch.autograd.grad(fn(x.requires_grad_(), y.requires_grad_()).sum(), [x, y])
+    only_x = torch.autograd.grad(fn(x, y.detach()).sum(), [x])[0]
+    only_y = torch.autograd.grad(fn(x.detach(), y).sum(), [y])[0]
+    torch.testing.assert_close(only_x, both[0], rtol=0, atol=1e-12)
+    torch.testing.assert_close(only_y, both[1], rtol=0, atol=1e-12)
+    assert both[0].abs().sum() > 0 and both[1].abs().sum() > 0

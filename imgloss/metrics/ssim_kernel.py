@@ -10,8 +10,9 @@ One ``torch.autograd.Function`` serves both kernels. With the five local moments
 
 and, with ``G^T`` the transposed blur of ``grad_map * partial``,
 ``dx = G^T d mu_x + 2 x G^T d E2 + y G^T d E[xy]`` (``dy`` likewise). The forward saves
-the four partial maps (only when a gradient is wanted); the backward is one blur of the
-four fields and a few products: no autograd graph of 30 intermediates.
+the partial maps the backward needs (none without a gradient; three fields when only the
+prediction needs one, as in training); the backward is one blur of those fields and a few
+products: no autograd graph of 30 intermediates.
 
 Kernels: separable depthwise convolutions (any device and dtype; the fallback) and, on
 CUDA with Triton, the fused kernel of :mod:`imgloss.metrics.ssim_triton` (five moments
@@ -62,17 +63,33 @@ def gaussian_1d(dtype: torch.dtype, device: torch.device) -> Tensor:
 gaussian_1d.cache_clear = _cached_gaussian.cache_clear  # type: ignore[attr-defined]
 
 
-def blur(x: Tensor, pad: int) -> Tensor:
-    """Depthwise separable Gaussian filtering of every channel, ``pad`` zeros per side."""
+def blur(x: Tensor, pad: int = 0) -> Tensor:
+    """Depthwise separable Gaussian filtering of every channel, ``pad`` zeros per side.
+
+    Both passes filter without padding (zeros, when asked, are added first): the CPU's
+    depthwise convolution is 2-3x slower when it pads itself. The SSIM kernels below
+    write their fields straight into a zero-bordered buffer (:func:`_bordered`) instead.
+    """
     g = gaussian_1d(x.dtype, x.device)
     channels = x.shape[1]
-    x = F.conv2d(x, g.view(1, 1, -1, 1).expand(channels, 1, -1, 1), padding=(pad, 0), groups=channels)
-    return F.conv2d(x, g.view(1, 1, 1, -1).expand(channels, 1, 1, -1), padding=(0, pad), groups=channels)
+    if pad:
+        x = F.pad(x, (pad, pad, pad, pad))
+    x = F.conv2d(x, g.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)
+    return F.conv2d(x, g.view(1, 1, 1, -1).expand(channels, 1, 1, -1), groups=channels)
 
 
-def map_and_partials(moments: Tensor, c1: float, c2: float, save: bool) -> tuple[Tensor, Tensor | None]:
-    """The SSIM map from ``N x 5C x H x W`` moments and, with ``save``, the partials
-    ``N x 4C x H x W`` (``d mu_x, d mu_y, d E2, d E[xy]``)."""
+def _bordered(like: Tensor, fields: int, pad: int) -> tuple[Tensor, Tensor]:
+    """A zero buffer ``N x fields*C x (H + 2 pad) x (W + 2 pad)`` and its interior viewed
+    as ``N x fields x C x H x W``, to be written in place (one write, no cat, no pad)."""
+    n, c, h, w = like.shape
+    buffer = like.new_zeros(n, fields * c, h + 2 * pad, w + 2 * pad)
+    return buffer, buffer[..., pad : pad + h, pad : pad + w].unflatten(1, (fields, c))
+
+
+def map_and_partials(moments: Tensor, c1: float, c2: float, save: int) -> tuple[Tensor, Tensor | None]:
+    """The SSIM map from ``N x 5C x H x W`` moments and the partials the backward needs:
+    ``save`` is a bit set (1: x needs a gradient, 2: y does); the partials are
+    ``d mu_x`` (bit 1), ``d mu_y`` (bit 2), then ``d E2`` and ``d E[xy]``, each C channels."""
     mu_x, mu_y, xx, yy, xy = moments.chunk(5, dim=1)
     mu_xx, mu_yy, mu_xy = mu_x * mu_x, mu_y * mu_y, mu_x * mu_y
     b1 = mu_xx + mu_yy + c1
@@ -82,22 +99,45 @@ def map_and_partials(moments: Tensor, c1: float, c2: float, save: bool) -> tuple
     ssim = luminance * contrast_structure
     if not save:
         return ssim, None
-    d_mu_x = 2 * (contrast_structure * (mu_y - luminance * mu_x) / b1 + luminance * (contrast_structure * mu_x - mu_y) / b2)
-    d_mu_y = 2 * (contrast_structure * (mu_x - luminance * mu_y) / b1 + luminance * (contrast_structure * mu_y - mu_x) / b2)
-    return ssim, torch.cat([d_mu_x, d_mu_y, -ssim / b2, 2 * luminance / b2], dim=1)
+    fields = []
+    if save & 1:
+        fields.append(2 * (contrast_structure * (mu_y - luminance * mu_x) / b1 + luminance * (contrast_structure * mu_x - mu_y) / b2))
+    if save & 2:
+        fields.append(2 * (contrast_structure * (mu_x - luminance * mu_y) / b1 + luminance * (contrast_structure * mu_y - mu_x) / b2))
+    return ssim, torch.cat([*fields, -ssim / b2, 2 * luminance / b2], dim=1)
 
 
-def conv_forward(x: Tensor, y: Tensor, same: bool, c1: float, c2: float, save: bool) -> tuple[Tensor, Tensor | None]:
-    """Map (and partials) by separable convolutions: one blur of the 5C moment stack."""
-    moments = blur(torch.cat([x, y, x * x, y * y, x * y], dim=1), RADIUS if same else 0)
-    return map_and_partials(moments, c1, c2, save)
+def conv_forward(x: Tensor, y: Tensor, same: bool, c1: float, c2: float, save: int) -> tuple[Tensor, Tensor | None]:
+    """Map (and partials, see :func:`map_and_partials`) by separable convolutions: one
+    blur of the 5C moment stack."""
+    pad = RADIUS if same else 0
+    if torch.compiler.is_compiling():  # the compiler fuses the stack; no out= views
+        return map_and_partials(blur(torch.cat([x, y, x * x, y * y, x * y], dim=1), pad), c1, c2, save)
+    stack, parts = _bordered(x, 5, pad)
+    parts[:, 0] = x
+    parts[:, 1] = y
+    torch.mul(x, x, out=parts[:, 2])
+    torch.mul(y, y, out=parts[:, 3])
+    torch.mul(x, y, out=parts[:, 4])
+    return map_and_partials(blur(stack), c1, c2, save)
 
 
-def conv_backward(grad: Tensor, x: Tensor, y: Tensor, partials: Tensor, same: bool) -> tuple[Tensor, Tensor]:
-    """``dx, dy`` from ``grad_map``: the transposed blur of the four fields, then products."""
-    fields = (partials.unflatten(1, (4, -1)) * grad.unsqueeze(1)).flatten(1, 2)
-    g_mu_x, g_mu_y, g_e2, g_xy = blur(fields, RADIUS if same else 2 * RADIUS).chunk(4, dim=1)
-    return g_mu_x + 2 * x * g_e2 + y * g_xy, g_mu_y + 2 * y * g_e2 + x * g_xy
+def conv_backward(
+    grad: Tensor, x: Tensor, y: Tensor, partials: Tensor, same: bool, save: int
+) -> tuple[Tensor | None, Tensor | None]:
+    """``dx``, ``dy`` (None where not wanted) from ``grad_map``: the transposed blur of the
+    saved fields times ``grad_map`` (3C channels for one input, 4C for both), then products."""
+    count, pad = partials.shape[1] // x.shape[1], RADIUS if same else 2 * RADIUS
+    if torch.compiler.is_compiling():
+        fields = F.pad((partials.unflatten(1, (count, -1)) * grad.unsqueeze(1)).flatten(1, 2), (pad,) * 4)
+    else:
+        fields, parts = _bordered(grad, count, pad)
+        torch.mul(partials.unflatten(1, (count, -1)), grad.unsqueeze(1), out=parts)
+    blurred = list(blur(fields).chunk(count, dim=1))
+    g_xy, g_e2 = blurred.pop(), blurred.pop()
+    dx = blurred.pop(0) + 2 * x * g_e2 + y * g_xy if save & 1 else None
+    dy = blurred.pop(0) + 2 * y * g_e2 + x * g_xy if save & 2 else None
+    return dx, dy
 
 
 def _backend(x: Tensor) -> Any:
@@ -112,20 +152,21 @@ def _backend(x: Tensor) -> Any:
 
 
 class _SSIMMap(torch.autograd.Function):
-    """SSIM map with the analytic backward above; kernel chosen per call."""
+    """SSIM map with the analytic backward above; kernel chosen per call. ``save``: which
+    inputs need a gradient (bit 1: x, bit 2: y), 0 when none does."""
 
     @staticmethod
-    def forward(x: Tensor, y: Tensor, same: bool, c1: float, c2: float, save: bool) -> tuple[Tensor, Tensor]:  # type: ignore[override]
+    def forward(x: Tensor, y: Tensor, same: bool, c1: float, c2: float, save: int) -> tuple[Tensor, Tensor]:  # type: ignore[override]
         backend = _backend(x)
         if backend is not None:
-            return backend.forward(x, y, same, c1, c2, save)
+            return backend.forward(x, y, same, c1, c2, bool(save))
         ssim, partials = conv_forward(x, y, same, c1, c2, save)
         return ssim, x.new_empty(0) if partials is None else partials
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple, output: tuple) -> None:
-        x, y, same, _, _, _ = inputs
-        ctx.same = same
+        x, y, same, _, _, save = inputs
+        ctx.same, ctx.save = same, save
         ctx.save_for_backward(x, y, output[1])
         ctx.mark_non_differentiable(output[1])
 
@@ -137,7 +178,7 @@ class _SSIMMap(torch.autograd.Function):
         if backend is not None:
             dx, dy = backend.backward(grad, x, y, partials, ctx.same)
         else:
-            dx, dy = conv_backward(grad, x, y, partials, ctx.same)
+            dx, dy = conv_backward(grad, x, y, partials, ctx.same, ctx.save)
         return (
             dx if ctx.needs_input_grad[0] else None,
             dy if ctx.needs_input_grad[1] else None,
@@ -147,5 +188,7 @@ class _SSIMMap(torch.autograd.Function):
 
 def ssim_map_raw(x: Tensor, y: Tensor, same: bool, c1: float, c2: float) -> Tensor:
     """The SSIM map of validated inputs: ``same`` zero padding (5 px) or valid filtering."""
-    save = torch.is_grad_enabled() and (x.requires_grad or y.requires_grad)
+    save = 0
+    if torch.is_grad_enabled():
+        save = int(x.requires_grad) | 2 * int(y.requires_grad)
     return _SSIMMap.apply(x, y, same, c1, c2, save)[0]
