@@ -72,7 +72,7 @@ def run(ref: Path, cand: Path, metrics: list[str], extra: list[str]) -> dict[str
              "p = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
              "print(json.dumps({'rc': p.returncode, 'seconds': time.perf_counter() - t, "
              "'rss_gib': resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 2**20, "
-             "'stdout': p.stdout[-2000:], 'stderr': p.stderr[-2000:]}))")
+             "'stdout': p.stdout, 'stderr': p.stderr[-2000:]}))")
     out = subprocess.run([sys.executable, "-c", probe, *command], capture_output=True, text=True, env=env, check=True)
     return json.loads(out.stdout)
 
