@@ -21,6 +21,7 @@ from imgloss.report.summary import RunInfo, Summary, summarize
 from imgloss.report.writers import Writer
 from imgloss.results import PairResult
 from imgloss.scale.shard import Shard, restrict
+from imgloss.signals import check as check_stop
 
 #: Options the reports leave out: where the device and the weights are is said elsewhere.
 _NOT_REPORTED = ("device", "max_pixels", "weights", "max_memory")
@@ -150,6 +151,7 @@ def execute(
             results.append(result)
             writer.write(result)
             on_result(result)
+            check_stop()
     except BaseException:
         writer.abort()
         raise

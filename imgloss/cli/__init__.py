@@ -47,12 +47,14 @@ def light_help(argv: list[str]) -> bool:
 def main() -> None:
     """Console-script entry point. SIGINT/SIGTERM are handled from the first line: a
     stop while the CLI itself loads ends with the same one line and exit code as later."""
-    from imgloss.signals import Stopped, install, stopped_message
+    from imgloss.signals import Stopped, check, install, stopped_message
 
     install()
     try:
         light_help(sys.argv)
         from imgloss.cli.commands import main as run_app
+
+        check()
     except Stopped as exc:
         message, code = stopped_message(exc)
         sys.stderr.write(f"imgloss: error: {message}\n")

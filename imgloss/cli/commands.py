@@ -18,7 +18,7 @@ from imgloss.cli.check import CHECK_EPILOG, check, report
 from imgloss.cli.merge import MERGE_EPILOG, merge
 from imgloss.cli.demo import demo
 from imgloss.cli.console import stop
-from imgloss.signals import Stopped, install
+from imgloss.signals import Stopped, finished, install
 from imgloss.cli.weights import app as weights_app
 
 app = typer.Typer(
@@ -105,3 +105,5 @@ def main() -> None:
         app()
     except Stopped as exc:
         sys.exit(stop(exc))
+    finally:
+        finished()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+import traceback
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
@@ -37,7 +38,7 @@ def expected_failures() -> Iterator[None]:
     and SIGTERM (:mod:`imgloss.signals`) into ``interrupted`` / ``terminated`` and exit
     130 / 143, with every temp file removed."""
     try:
-        with stop_on_signals():
+        with stop_on_signals(cleanup=remove_temps):
             yield
     except ImglossError as exc:
         error_line(str(exc), lines=isinstance(exc, WeightsError))
@@ -47,7 +48,10 @@ def expected_failures() -> Iterator[None]:
 
 
 def stop(exc: BaseException) -> int:
-    """Clean up after SIGINT/SIGTERM: temp files removed, one line; the exit code."""
+    """Clean up after SIGINT/SIGTERM: the frames the stop unwound are cleared (the
+    engine's DataLoader shuts its workers down now, not at interpreter exit), temp files
+    removed, one line; the exit code."""
+    traceback.clear_frames(exc.__traceback__)
     remove_temps()
     message, code = stopped_message(exc)
     error_line(message)

@@ -37,6 +37,7 @@ from imgloss.io import Pair
 from imgloss.metrics.registry import report_columns
 from imgloss.options import PRECISIONS
 from imgloss.results import PairResult
+from imgloss.signals import check as check_stop
 
 if TYPE_CHECKING:
     from imgloss.metrics.feature_loss import FeatureLoss
@@ -270,6 +271,7 @@ class Evaluator:
                     done[index] = _result(pair, pending.notes_of(index), outcome)
 
         def finish(group: Group) -> None:
+            check_stop()  # a safe point per batch (SIGINT/SIGTERM, imgloss.signals)
             tick = time.perf_counter()
             limit = limits[group.key]
             launched = self._score_with_retry(group) if limit else [self._tiled(group, self.budget)]

@@ -36,6 +36,7 @@ from imgloss.metrics.gram import gram_distance
 from imgloss.metrics.pixel import mae, mse, psnr_from_mse
 from imgloss.metrics.ssim import WINDOW_SIZE, ssim_map_unchecked
 from imgloss.metrics.wavelet import dwt2_unchecked
+from imgloss.signals import check as check_stop
 
 #: Rough bytes of working memory per channel-pixel of one pair (sizes batches and tiles).
 _BYTES_PER_PIXEL = {"pixel": 400, "vgg": 2600}
@@ -153,6 +154,7 @@ class TiledScorer:
         totals: dict[str, Any] = {}
         for top in range(0, height, tile):
             for left in range(0, width, tile):
+                check_stop()  # SIGINT/SIGTERM: a long single pair stops within a tile
                 box = _Box(top, left, tile, self.halo, height, width)
                 region = (slice(None), slice(box.r_top, box.r_bottom), slice(box.r_left, box.r_right))
                 yr = to_device(y[region][None], device)

@@ -7,18 +7,25 @@ unexpectedly / is killed by signal", the pair that worker held is known. While t
 main process is busy scoring, a worker's death is only noted (torch's own SIGCHLD
 handler would raise in the middle of any computation); it is raised where the engine
 waits for the next decoded pair. :func:`decoded_pairs` is the restart loop.
+
+Workers ignore SIGINT/SIGTERM (:mod:`imgloss.signals`), so multiprocessing's own
+clean-up at interpreter exit (SIGTERM each daemonic child, then wait for it) cannot end
+one whose DataLoader was never shut down: :func:`_end_leftover_workers` (at exit, before
+it) kills this module's workers that are still alive, so a finished run never waits.
 """
 from __future__ import annotations
 
+import atexit
 import os
 import re
+import weakref
 import signal
 import threading
 from contextlib import contextmanager
 from multiprocessing.sharedctypes import RawArray
 from typing import Any, Callable, Iterator, Sequence
 
-from imgloss.signals import ignore_in_worker
+from imgloss.signals import check as check_stop, held_back, ignore_in_worker
 
 _PIDS = re.compile(r"pid(?:\(s\))? ([\d, ]+)")
 #: A worker death with nothing received since the last one: after this many in a row,
@@ -36,6 +43,7 @@ class WorkerSlots:
     def __init__(self, workers: int) -> None:
         self.pids = RawArray("q", max(workers, 1))
         self.current = RawArray("q", [-1] * max(workers, 1))
+        _LIVE_SLOTS.add(self)
 
     @contextmanager
     def decoding(self, index: int) -> Iterator[None]:
@@ -57,6 +65,26 @@ class WorkerSlots:
         found = _PIDS.search(message)
         pids = {int(p) for p in re.findall(r"\d+", found.group(1))} if found else set()
         return [self.current[slot] for slot, pid in enumerate(self.pids) if pid in pids and self.current[slot] >= 0]
+
+
+#: Every WorkerSlots still referenced (a DataLoader that outlives its run keeps its own).
+_LIVE_SLOTS: "weakref.WeakSet[WorkerSlots]" = weakref.WeakSet()
+
+
+def _end_leftover_workers() -> None:
+    """At exit: SIGKILL the decoding workers (children of this process whose pid a live
+    :class:`WorkerSlots` holds) that are still running."""
+    import multiprocessing
+
+    ours = {pid for slots in list(_LIVE_SLOTS) for pid in slots.pids if pid > 0}
+    leftover = [child for child in multiprocessing.active_children() if child.pid in ours]
+    if leftover and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # torch's handler would raise at exit
+    for child in leftover:
+        child.kill()
+
+
+atexit.register(_end_leftover_workers)  # after multiprocessing's: runs before it
 
 
 def worker_init(_: int) -> None:
@@ -114,6 +142,20 @@ class _Deaths:
             signal.signal(signal.SIGCHLD, previous)
 
 
+@contextmanager
+def _children_ignored() -> Iterator[None]:
+    """SIGCHLD does nothing in the block (torch's handler would raise from a worker
+    shutdown, e.g. while the run stops on SIGINT/SIGTERM, as an ignored exception)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGCHLD, previous)
+
+
 def _raise_if_worker_failed() -> None:
     from torch._C import _error_if_any_worker_fails
 
@@ -135,10 +177,12 @@ def decoded_pairs(
     deaths = _Deaths()
     while remaining:
         received: set[int] = set()
-        iterator = make_loader(remaining, workers)
+        with held_back():  # the workers start with SIGINT/SIGTERM blocked (imgloss.signals)
+            iterator = make_loader(remaining, workers)
         try:
             with deaths.watching():
                 while True:
+                    check_stop()  # SIGINT/SIGTERM take effect here, never inside torch's C++
                     item = deaths.next(iterator)
                     if item is None:
                         return
@@ -158,4 +202,5 @@ def decoded_pairs(
                 workers = 0
             remaining = [i for i in remaining if i not in received]
         finally:
-            del iterator
+            with _children_ignored():  # shutting the workers down: a death now is no news
+                del iterator

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Sequence
 
 from imgloss.errors import InputError
 from imgloss.report.output import atomic_write, atomic_write_bytes, glob_escape, pid_alive, remove_stale_temps
+from imgloss.signals import check as check_stop
 
 if TYPE_CHECKING:
     from imgloss.io import Pairing
@@ -90,6 +91,7 @@ def replace_tree(golden: Path, updates: Sequence[Update]) -> None:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.unlink(missing_ok=True)  # never write through a hard link into the golden file
                 copy_file(update.source, target)
+            check_stop()  # a stop (SIGINT/SIGTERM) before the swap leaves the golden folder as it was
             _swap(golden, fresh, stage / "old")
         except (OSError, shutil.Error) as exc:
             raise InputError(golden, f"cannot update the golden folder ({exc}); it was not changed") from None

@@ -12,6 +12,7 @@ from typing import Literal
 
 from imgloss.errors import InputError, UsageError
 from imgloss.io.limits import describe_error
+from imgloss.signals import check as check_stop
 
 #: Lowercase file suffixes listed as images when scanning folders (case-insensitive).
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
@@ -162,6 +163,7 @@ def _scan(root: Path, *, recursive: bool, glob: str | None) -> tuple[dict[str, P
     seen: set[tuple[int, int]] = set()
     stack: list[tuple[Path, str]] = [(root, "")]
     while stack:
+        check_stop()
         folder, prefix = stack.pop()
         try:
             st = folder.stat()

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Callable
 
 from imgloss.errors import InputError, OutputError, UsageError
+from imgloss.signals import check as check_stop
 
 #: Temp files being written now (absolute paths); removed on SIGINT/SIGTERM.
 LIVE: set[str] = set()
@@ -196,6 +197,7 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     os.close(fd)
     try:
         write(Path(temp))
+        check_stop()  # a stop (SIGINT/SIGTERM) before the rename leaves the target as it was
         _publish(temp, path)
     finally:
         if temp in LIVE:
@@ -251,6 +253,11 @@ class Output:
         """Publish the output; on any failure keep it elsewhere and raise OutputError."""
         if self.discard:
             return
+        try:
+            check_stop()  # a stop (SIGINT/SIGTERM) before the rename leaves the target as it was
+        except BaseException:
+            self.abort()
+            raise
         if self.failure is None:
             try:
                 if self.path is None:

@@ -13,6 +13,7 @@ from typing import Callable
 
 from imgloss.errors import WeightsError
 from imgloss.report.output import atomic_write
+from imgloss.signals import check as check_stop
 from imgloss.weights.checkpoint import CheckpointError, StateDict, detect_backbone, read_state_dict, sha256_file
 from imgloss.weights.store import MANIFEST, OFFICIAL, cache_dir, judge, official_for, read_manifest
 
@@ -113,6 +114,7 @@ def download(backbone: str, *, url: str | None = None, progress: Progress | None
             total = int(length) if length and length.isdigit() else None
             done = 0
             while block := response.read(1 << 20):
+                check_stop()
                 out.write(block)
                 done += len(block)
                 if progress is not None:
@@ -120,6 +122,9 @@ def download(backbone: str, *, url: str | None = None, progress: Progress | None
     except (urllib.error.URLError, OSError, ValueError) as exc:
         os.unlink(temp)
         raise WeightsError(f"download of {url} failed: {exc}") from None
+    except BaseException:  # SIGINT/SIGTERM (imgloss.signals.Stopped): no partial file stays
+        os.unlink(temp)
+        raise
     try:
         return import_file(temp, backbone, source=url)
     except CheckpointError as exc:
