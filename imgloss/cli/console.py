@@ -6,6 +6,7 @@ No torch here: the CLI's help must stay instant.
 """
 from __future__ import annotations
 
+import gc
 import sys
 import threading
 import time
@@ -52,6 +53,7 @@ def stop(exc: BaseException) -> int:
     engine's DataLoader shuts its workers down now, not at interpreter exit), temp files
     removed, one line; the exit code."""
     traceback.clear_frames(exc.__traceback__)
+    gc.collect()  # and what only a reference cycle still held
     remove_temps()
     message, code = stopped_message(exc)
     error_line(message)

@@ -16,6 +16,7 @@ it) kills this module's workers that are still alive, so a finished run never wa
 from __future__ import annotations
 
 import atexit
+import gc
 import os
 import re
 import weakref
@@ -177,6 +178,7 @@ def decoded_pairs(
     deaths = _Deaths()
     while remaining:
         received: set[int] = set()
+        reason: str | None = None
         with held_back():  # the workers start with SIGINT/SIGTERM blocked (imgloss.signals)
             iterator = make_loader(remaining, workers)
         try:
@@ -194,13 +196,15 @@ def decoded_pairs(
             detail = re.search(r"killed by signal: ?([^.]*)|exit code -?\d+", str(exc))
             reason = f"decoding worker died ({detail.group(0) if detail else 'exited unexpectedly'})"
             held = [i for i in slots.held_by(str(exc)) if i not in received]
-            for index in held:
-                received.add(index)
-                yield died(index, reason)
-            barren = 0 if received else barren + 1
-            if barren >= _MAX_BARREN_RESTARTS:
-                workers = 0
-            remaining = [i for i in remaining if i not in received]
         finally:
             with _children_ignored():  # shutting the workers down: a death now is no news
                 del iterator
+                if reason is not None:  # the error's traceback may hold the old loader in a cycle
+                    gc.collect()
+        for index in held:  # only after a worker death: the other ways out return or raise
+            received.add(index)
+            yield died(index, reason)  # type: ignore[arg-type]
+        barren = 0 if received else barren + 1
+        if barren >= _MAX_BARREN_RESTARTS:
+            workers = 0
+        remaining = [i for i in remaining if i not in received]
