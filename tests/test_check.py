@@ -125,10 +125,10 @@ def test_jsonl_and_csv_formats(folders, tmp_path, invoke) -> None:
     csv = invoke("check", golden, cand, *LIMITS, "-f", "csv", "-o", tmp_path / "s.csv", "-q", "--workers", "0")
     assert csv.exit_code == 1
     header, *rows = (tmp_path / "s.csv").read_text().splitlines()
-    assert header == "reference,candidate,charbonnier,ssim,error,status,failed_thresholds"
-    by_name = {Path(row.split(",")[1]).name: row.split(",")[-2:] for row in rows}
-    assert by_name["edited.png"] == ["fail", "charbonnier max 0.01; ssim min 0.98"]
-    assert by_name["same.png"] == ["pass", ""]
+    assert header == "reference,candidate,charbonnier,ssim,error,status,failed_thresholds,notes"
+    by_name = {Path(row.split(",")[1]).name: row.split(",")[-3:] for row in rows}
+    assert by_name["edited.png"] == ["fail", "charbonnier max 0.01; ssim min 0.98", ""]
+    assert by_name["same.png"] == ["pass", "", ""]
 
 
 def test_max_on_a_higher_is_better_metric_is_warned_not_refused(folders, invoke) -> None:

@@ -89,7 +89,7 @@ def test_folders_csv_pairs_by_relative_path_and_lists_unmatched(folders, tmp_pat
     assert result.exit_code == 3, result.output  # unmatched files make the run incomplete
     assert "only_in_ref.png" in result.stderr and "only_in_cand.png" in result.stderr
     rows = list(csv.DictReader(out.open()))
-    assert list(rows[0]) == ["reference", "candidate", "ssim", "wssim", "psnr", "error"]
+    assert list(rows[0]) == ["reference", "candidate", "ssim", "wssim", "psnr", "error", "notes"]
     assert sorted(Path(r["candidate"]).relative_to(cand).as_posix() for r in rows) == sorted(keys)
     for row in rows:
         assert row["error"] == ""

@@ -55,6 +55,41 @@ def test_icc_profile_not_applied_is_a_note_and_srgb_needs_none(tmp_path) -> None
     assert notes_of(srgb, cand) == []
 
 
+def test_the_icc_note_reaches_every_format(tmp_path) -> None:
+    """An embedded (non-sRGB) profile is noted in the table, CSV (last column), JSON,
+    JSONL, check's CSV and JUnit, and the HTML report."""
+    import csv
+    import html
+    import io
+    import xml.etree.ElementTree as ET
+
+    golden, cand = tmp_path / "golden", tmp_path / "cand"
+    golden.mkdir()
+    ref = _with_profile(golden / "a.png", "LAB")
+    tiny(cand / "a.png", 1)
+    note = "reference: ICC profile 'Lab identity built-in' ignored (values compared as stored, not converted to sRGB)"
+
+    def run(*args: object) -> str:
+        result = invoke(*args, "-q", "--workers", "0")
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    table = run("compare", ref, cand / "a.png", "-m", "mae")
+    assert f"note: a.png: {note}" in table.replace("\n", " ")
+    [row] = csv.DictReader(io.StringIO(run("compare", ref, cand / "a.png", "-m", "mae", "-f", "csv")))
+    assert list(row)[-1] == "notes" and row["notes"] == note
+    assert json.loads(run("compare", ref, cand / "a.png", "-m", "mae", "-f", "json"))["results"][0]["notes"] == [note]
+    assert json.loads(run("compare", ref, cand / "a.png", "-m", "mae", "-f", "jsonl"))["notes"] == [note]
+    [row] = csv.DictReader(io.StringIO(run("check", golden, cand, "--max", "mae=1", "-f", "csv")))
+    assert list(row)[-3:] == ["status", "failed_thresholds", "notes"] and row["notes"] == note
+    junit, results = tmp_path / "j.xml", tmp_path / "r.json"
+    run("check", golden, cand, "--max", "mae=1", "-f", "json", "-o", results, "--junit", junit)
+    [case] = ET.parse(junit).getroot().iter("testcase")
+    assert case.find("system-out").text == f"note: {note}"
+    page = invoke("report", results)
+    assert page.exit_code == 0 and html.escape(note) in page.stdout, page.output
+
+
 def test_notes_reach_the_terminal_table(tmp_path) -> None:
     gray, rgb = tiny(tmp_path / "g.png", 1, mode="L"), tiny(tmp_path / "c.png", 1)
     result = invoke("compare", gray, rgb, "-m", "mae", "--workers", "0")

@@ -55,6 +55,20 @@ def test_junitparser_reads_outcomes_timestamp_and_properties(tmp_path) -> None:
     assert isinstance(cases["d.png"].result[0], junitparser.Error) and cases["e.png"].is_skipped
 
 
+def test_notes_are_system_out_lines_before_the_attachment() -> None:
+    case = JUnitCase("g.png", "imgloss.check", "failure", "mae = 0.5 > max 0.1",
+                     attachments=("diffs/g.png.diff.png",), notes=("reference: gray image repeated to 3 channels",
+                                                                   "candidate: \x1b[31m"))
+    [element] = ET.fromstring(junit_xml("imgloss check", [case], 0.1)).iter("testcase")
+    assert element.find("system-out").text == (
+        "note: reference: gray image repeated to 3 channels\nnote: candidate: \\x1b[31m\n"
+        "[[ATTACHMENT|diffs/g.png.diff.png]]"
+    )
+    passed = JUnitCase("p.png", "imgloss.check", notes=("candidate: palette image expanded to RGB",))
+    [element] = ET.fromstring(junit_xml("imgloss check", [passed], 0.1)).iter("testcase")
+    assert [c.tag for c in element] == ["system-out"]
+
+
 def test_write_is_atomic_and_replaces(tmp_path) -> None:
     path = tmp_path / "report.xml"
     path.write_text("old")

@@ -8,7 +8,11 @@ paths relative to the compared folders. Each case has its measured ``time`` and 
 most one ``<failure>`` (a threshold broken), ``<error>`` (the pair could not be
 checked) or ``<skipped>`` child, whose ``message`` attribute is the one-line reason
 and whose text may hold details; a case with a file to show (a heatmap) carries
-GitLab's ``[[ATTACHMENT|path]]`` line in its ``<system-out>``.
+GitLab's ``[[ATTACHMENT|path]]`` line in its ``<system-out>``. A case whose pair needed
+conversions to be compared (gray to RGB, alpha composited, ICC profile ignored...)
+carries one ``note: ...`` line per note in its ``<system-out>``, before any attachment
+(CI pages show it; a ``<properties>`` block inside a ``<testcase>`` is not in the
+Jenkins/xunit2 schema).
 The document is always well-formed XML 1.0: case names are in the reversible escaped
 form of :func:`imgloss.report.names.escape` (undecodable bytes and control characters
 as ``\xNN``, ``\`` doubled); messages, details, properties and attachments have
@@ -41,6 +45,7 @@ class JUnitCase:
     details: str = ""
     seconds: float = 0.0
     attachments: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
 
 
 def junit_xml(
@@ -77,8 +82,10 @@ def junit_xml(
         if case.outcome != "passed":
             child = ET.SubElement(element, case.outcome, {"message": display(case.message)})
             child.text = "\n".join(map(display, case.details.split("\n"))) or None
-        if case.attachments:
-            ET.SubElement(element, "system-out").text = "\n".join(f"[[ATTACHMENT|{display(a)}]]" for a in case.attachments)
+        out = [f"note: {display(note)}" for note in case.notes]
+        out += [f"[[ATTACHMENT|{display(a)}]]" for a in case.attachments]
+        if out:
+            ET.SubElement(element, "system-out").text = "\n".join(out)
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
 

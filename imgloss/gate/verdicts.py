@@ -233,7 +233,7 @@ def junit_cases(
         )
         files = ([record["heatmap"]] if record["heatmap"] else []) + list(record.get("maps", ()))
         cases.append(JUnitCase(result.key, JUNIT_CLASS, outcome, record["message"], details if outcome != "passed" else "",
-                               seconds.get(result.key, 0.0), tuple(files)))
+                               seconds.get(result.key, 0.0), tuple(files), tuple(result.notes)))
     for path in unpaired.missing:
         outcome = "error" if fail_on_missing else "skipped"
         cases.append(JUnitCase(relative(path, roots[0]), JUNIT_CLASS, outcome, "golden file has no candidate"))  # type: ignore[arg-type]

@@ -1,6 +1,7 @@
 """The file formats of a run: CSV, JSON and JSONL (streamed), and the format registry.
 
-CSV columns are ``reference,candidate,<metric>...,error``; JSON is one document
+CSV columns are ``reference,candidate,<metric>...,error``, a command's own columns, then
+``notes`` (the pair's notes joined with ``"; "``); JSON is one document
 ``{"imgloss", "device", "higher_is_better", "options", "warnings", "results", "unmatched",
 "unsupported", "summary"}``
 with infinities written as ``--json-inf`` says (default ``"inf"`` as a string: JSON has
@@ -89,17 +90,24 @@ ExtraColumn = Tuple[str, Callable[[PairResult], str]]
 
 class CSVWriter(_StreamingWriter):
     """Streams ``reference,candidate,<metric>...,error`` rows as results arrive, then
-    a command's own columns (``check``: ``status,failed_thresholds``)."""
+    a command's own columns (``check``: ``status,failed_thresholds``), then ``notes``:
+    every conversion made to compare the pair (:data:`NOTES_SEPARATOR` between two)."""
 
     def __init__(self, info: RunInfo, path: Path | None, extra: Sequence[ExtraColumn] = ()) -> None:
         super().__init__(path)
         self.columns, self.extra = info.columns, tuple(extra)
-        self.output.write(csv_row(["reference", "candidate", *info.columns, "error", *(name for name, _ in self.extra)]))
+        self.output.write(csv_row(["reference", "candidate", *info.columns, "error", *(name for name, _ in self.extra),
+                                   "notes"]))
 
     def write(self, result: PairResult) -> None:
         values = [format_value(result.metrics.get(c), exact=True) for c in self.columns]
         extra = [cell(result) for _, cell in self.extra]
-        self.output.write(csv_row([result.reference or "", result.candidate, *values, result.error or "", *extra]))
+        self.output.write(csv_row([result.reference or "", result.candidate, *values, result.error or "", *extra,
+                                   NOTES_SEPARATOR.join(result.notes)]))
+
+
+#: Between two notes in one CSV cell.
+NOTES_SEPARATOR = "; "
 
 
 def csv_row(fields: Sequence[str]) -> str:
