@@ -1,5 +1,6 @@
-"""Image input: decode one file (:mod:`.decode`, with :mod:`.sixteen_bit` and
-:mod:`.limits`), tensor helpers (:mod:`.tensors`) and pairing of paths or folders
+"""Image input: decode one file (:mod:`.decode`: opening with Pillow in :mod:`.opening`,
+:mod:`.orientation`, samples and alpha in :mod:`.samples`, :mod:`.sixteen_bit`,
+:mod:`.limits`, notes in :mod:`.conversions`), tensor helpers (:mod:`.tensors`) and pairing of paths or folders
 (:mod:`.pairing`). Never imports a model, never prints; importing it imports no torch.
 """
 from imgloss.io.decode import Background, LoadedImage, RawImage, read_image, read_image_raw

@@ -1,9 +1,10 @@
 """Decode one image file into a tensor in [0, 1] (C x H x W): float, or its exact integer samples.
 
-This module owns everything between a path on disk and a ``C x H x W`` tensor:
-decoding with Pillow (EXIF orientation, 16-bit precision via :mod:`.sixteen_bit`,
-palette / gray / CMYK conversion, alpha compositing, first frame of animations, the
-decompression-bomb limit of :mod:`.limits`). It never imports a model and never
+This module owns the way from a path on disk to a ``C x H x W`` tensor: checking the
+file, opening it (:mod:`.opening`: formats, the decompression-bomb limit of
+:mod:`.limits`), the first frame of animations, 16-bit precision (:mod:`.sixteen_bit`),
+EXIF orientation (:mod:`.orientation`), samples, palette / gray / CMYK conversion and
+alpha (:mod:`.samples`), alpha compositing and the notes. It never imports a model and never
 prints; every expected failure is an :class:`~imgloss.errors.InputError` (a file that
 cannot be read) or a :class:`~imgloss.errors.UsageError` (a bad option).
 
@@ -59,36 +60,24 @@ from __future__ import annotations
 
 import os
 import stat
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Literal
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from imgloss.errors import InputError, UsageError
-from imgloss.io.limits import describe_error, effective_limit, pillow_limit, pixels_from_message, too_large
 from imgloss.io.conversions import icc_description
+from imgloss.io.limits import describe_error, effective_limit, pillow_limit
+from imgloss.io.opening import frame_count, load_pixels, open_image
+from imgloss.io.orientation import exif_orientation, transpose
+from imgloss.io.samples import to_samples, unit_samples
 from imgloss.io.sixteen_bit import load_low_bytes, sixteen_bit_plan
 from imgloss.io.tensors import to_unit_float
 
 if TYPE_CHECKING:
     from torch import Tensor
-
-# Pillow format names that read_image accepts (whatever the file is called).
-_FORMATS = ("PNG", "JPEG", "WEBP", "TIFF", "BMP", "DIB", "GIF")  # JPEG also opens MPO
-
-# Magic numbers, to tell "a PNG whose header is cut" from "not an image at all".
-_SIGNATURES = (
-    (b"\x89PNG\r\n\x1a\n", "PNG"),
-    (b"\xff\xd8\xff", "JPEG"),
-    (b"GIF87a", "GIF"),
-    (b"GIF89a", "GIF"),
-    (b"II*\x00", "TIFF"),
-    (b"MM\x00*", "TIFF"),
-    (b"BM", "BMP"),
-)
 
 Background = Literal["white", "black"]
 _BACKGROUNDS = {"white": 1.0, "black": 0.0}
@@ -209,15 +198,15 @@ def _os_error(path: Path, exc: OSError, action: str) -> InputError:
 def _decode(path: Path, fp: IO[bytes], bg: float, bg_name: str, limit: int | None) -> RawImage:
     notes: list[str] = []
     head = fp.read(16)
-    im = _open(path, fp, limit)
+    im = open_image(path, fp, limit)
     mode, icc = im.mode, icc_description(im.info.get("icc_profile"))
     low: Image.Image | None = None
     try:
-        frames = _frame_count(im)
+        frames = frame_count(im)
         if frames is None:
             # Counting frames walked into a broken later frame: start again at frame 0.
             im.close()
-            im = _open(path, fp, limit)
+            im = open_image(path, fp, limit)
             notes.append("first frame (later frames unreadable)")
         elif frames > 1:
             notes.append(f"first frame of {frames}")
@@ -225,20 +214,20 @@ def _decode(path: Path, fp: IO[bytes], bg: float, bg_name: str, limit: int | Non
         plan = sixteen_bit_plan(im, head)
         if plan is not None and plan.high is not None:
             im.tile = list(plan.high)
-        _load(path, im)
+        load_pixels(path, im)
         if plan is not None and plan.kind == "two-pass":
             low = load_low_bytes(fp, im, head)
             if low is None and plan.high is not None:  # Pillow's own reading is wrong here
                 raise InputError(path, "unsupported 16-bit TIFF layout (planar, cannot decode)")
         if plan is not None and (plan.kind == "8-bit" or (plan.kind == "two-pass" and low is None)):
             notes.append("16-bit image read at 8-bit precision (Pillow cannot decode this layout at 16 bits)")
-        orientation = _orientation(im, notes)
+        orientation = exif_orientation(im, notes)
         if orientation is not None:
-            im = _transpose(im, orientation)
+            im = transpose(im, orientation)
             if low is not None:
-                low = _transpose(low, orientation)
+                low = transpose(low, orientation)
             notes.append(f"EXIF rotated (orientation {orientation})")
-        values, alpha, scale = _to_array(path, im, low, notes, plan.kind if plan else None)
+        values, alpha, scale = to_samples(path, im, low, notes, plan.kind if plan else None)
     finally:
         im.close()
         if low is not None:
@@ -246,7 +235,7 @@ def _decode(path: Path, fp: IO[bytes], bg: float, bg_name: str, limit: int | Non
     if alpha is not None:
         if bool((alpha < 1).any()):
             a = alpha[..., None]
-            values = _unit(values, scale) * a + np.float32(bg) * (np.float32(1) - a)
+            values = unit_samples(values, scale) * a + np.float32(bg) * (np.float32(1) - a)
             notes.append(f"alpha composited on {bg_name}")
         else:
             notes.append("opaque alpha channel ignored")
@@ -261,186 +250,3 @@ def _decode(path: Path, fp: IO[bytes], bg: float, bg_name: str, limit: int | Non
         planes = planes.copy()
     tensor = torch.from_numpy(planes)
     return RawImage(data=tensor, notes=tuple(notes), mode=mode, icc_profile=icc)
-
-
-def _unit(ints: np.ndarray, scale: float) -> np.ndarray:
-    """Samples as float32 in [0, 1] (floats are already)."""
-    return ints if ints.dtype == np.float32 else ints.astype(np.float32) / np.float32(scale)
-
-
-def _open(path: Path, fp: IO[bytes], limit: int | None) -> Image.Image:
-    """``Image.open`` with every failure mapped; checks the pixel limit before decoding."""
-    fp.seek(0)
-    head = fp.read(16)
-    fp.seek(0)
-    try:
-        with warnings.catch_warnings():
-            # Refused as an InputError below instead of a warning printed on stderr.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(fp, formats=_FORMATS)
-    except UnidentifiedImageError:
-        fmt = next((name for magic, name in _SIGNATURES if head.startswith(magic)), None)
-        if fmt is None and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-            fmt = "WebP"
-        if fmt is not None:
-            raise InputError(path, f"truncated or corrupt image data ({fmt} header unreadable)") from None
-        raise InputError(path, "not an image (cannot identify format)") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise InputError(path, too_large(pixels_from_message(exc), limit)) from None
-    except MemoryError:
-        raise InputError(path, "not enough memory to read the image header") from None
-    except Exception as exc:  # Pillow plugins raise many types on malformed headers
-        raise InputError(path, f"truncated or corrupt image data ({describe_error(exc)})") from None
-    width, height = im.size
-    if limit is not None and width * height > limit:
-        im.close()
-        raise InputError(path, too_large(width * height, limit))
-    if width < 1 or height < 1:
-        im.close()
-        raise InputError(path, f"image has no pixels ({width} x {height})")
-    return im
-
-
-def _load(path: Path, im: Image.Image) -> None:
-    width, height = im.size
-    try:
-        im.load()
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise InputError(path, too_large(pixels_from_message(exc), None)) from None
-    except MemoryError:
-        raise InputError(path, f"not enough memory to decode a {width} x {height} image") from None
-    except OSError as exc:
-        if exc.errno is not None:  # a real I/O error, not a Pillow decoder message
-            raise InputError(path, f"read error ({describe_error(exc)})") from None
-        raise InputError(path, f"truncated or corrupt image data ({describe_error(exc)})") from None
-    except Exception as exc:  # decoders raise SyntaxError, ValueError, EOFError, ...
-        raise InputError(path, f"truncated or corrupt image data ({describe_error(exc)})") from None
-
-
-def _frame_count(im: Image.Image) -> int | None:
-    """Number of frames (1 for still images); None when counting them failed."""
-    try:
-        return int(getattr(im, "n_frames", 1))
-    except Exception:  # a corrupt later frame: the first one may still be fine
-        return None
-
-
-# EXIF orientation -> the transpose that undoes it (the table of ImageOps.exif_transpose).
-_ORIENTATION_OPS = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
-}
-
-
-def _orientation(im: Image.Image, notes: list[str]) -> int | None:
-    """The EXIF orientation to undo (2..8), or None; unreadable EXIF is noted, not fatal."""
-    try:
-        value = im.getexif().get(0x0112)
-    except Exception:
-        notes.append("EXIF unreadable, orientation not applied")
-        return None
-    try:
-        value = int(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
-    return value if value in _ORIENTATION_OPS else None
-
-
-def _transpose(im: Image.Image, orientation: int) -> Image.Image:
-    out = im.transpose(_ORIENTATION_OPS[orientation])
-    out.info = dict(im.info)  # keep the palette transparency / colour key
-    im.close()
-    return out
-
-
-def _to_array(
-    path: Path,
-    im: Image.Image,
-    low: Image.Image | None,
-    notes: list[str],
-    plan: str | None = None,
-) -> tuple[np.ndarray, np.ndarray | None, float]:
-    """``(samples H x W x C, alpha H x W float32 in [0, 1] or None, scale)``: integer
-    samples (divide by ``scale`` for [0, 1]) or float32 ones already in [0, 1] (scale 1)."""
-    mode = im.mode
-    key = im.info.get("transparency")
-    if plan == "gray-alpha":  # bytes L_hi, L_lo, A_hi, A_lo unpacked as "RGBA"
-        raw = np.asarray(im).astype(np.uint16)
-        notes.append("16-bit")
-        return _split_alpha((raw[..., 0::2] << 8) | raw[..., 1::2], 65535.0, True, None)
-    if low is not None:  # 16-bit RGB / RGBA, recombined from two decodes
-        ints = (np.asarray(im).astype(np.uint16) << 8) | np.asarray(low).astype(np.uint16)
-        notes.append("16-bit")
-        return _split_alpha(ints, 65535.0, mode == "RGBA", key)
-    if mode in ("I;16", "I;16B", "I;16L", "I;16N"):
-        notes.append("16-bit")
-        return _split_alpha(np.asarray(im)[..., None], 65535.0, False, key)
-    if mode == "I":
-        ints = np.asarray(im)
-        if ints.size and (int(ints.min()) < 0 or int(ints.max()) > 65535):
-            notes.append("32-bit integer values outside 0..65535 clipped")
-            ints = np.clip(ints, 0, 65535)
-        notes.append("32-bit integer read as 16-bit")
-        return _split_alpha(ints[..., None], 65535.0, False, key)
-    if mode == "F":
-        values = np.array(im, dtype=np.float32)[..., None]
-        if not bool(np.isfinite(values).all()):
-            raise InputError(path, "float image contains NaN or infinite values")
-        notes.append("32-bit float")
-        if values.size and (float(values.min()) < 0.0 or float(values.max()) > 1.0):
-            notes.append("float values outside [0, 1] clipped")
-        return values, None, 1.0
-    if mode == "1":  # 0/255: 255 / 255 is exactly 1.0
-        return np.asarray(im, dtype=np.uint8)[..., None] * np.uint8(255), None, 255.0
-    if mode == "L":
-        return _split_alpha(np.asarray(im)[..., None], 255.0, False, key)
-    if mode == "RGB":
-        return _split_alpha(np.asarray(im), 255.0, False, key)
-    if mode in ("LA", "RGBA"):
-        return _split_alpha(np.asarray(im), 255.0, True, None)
-    if mode == "P":
-        has_alpha = "transparency" in im.info or im.palette is not None and im.palette.mode == "RGBA"
-        return _convert(path, im, "RGBA" if has_alpha else "RGB", notes)
-    if mode in ("PA", "RGBa"):
-        return _convert(path, im, "RGBA", notes)
-    if mode == "La":
-        return _convert(path, im, "LA", notes)
-    if mode == "CMYK":
-        notes.append("CMYK converted to RGB (no colour management)")
-    return _convert(path, im, "RGB", notes)  # RGBX, YCbCr, CMYK, LAB, HSV, ...
-
-
-def _convert(
-    path: Path, im: Image.Image, target: str, notes: list[str]
-) -> tuple[np.ndarray, np.ndarray | None, float]:
-    try:
-        converted = im.convert(target)
-    except Exception:
-        raise InputError(path, f"unsupported colour mode {im.mode}") from None
-    with converted:
-        return _to_array(path, converted, None, notes)
-
-
-def _split_alpha(
-    ints: np.ndarray, scale: float, has_alpha: bool, key: object
-) -> tuple[np.ndarray, np.ndarray | None, float]:
-    """Integer ``H x W x C`` samples -> (colour samples, float alpha in [0, 1] or None, scale).
-
-    ``has_alpha``: the last channel is alpha. ``key``: a PNG colour key (an int for gray,
-    an (r, g, b) tuple for colour) marking fully transparent pixels, or None.
-    """
-    if has_alpha:
-        alpha = ints[..., -1].astype(np.float32) / np.float32(scale)
-        return ints[..., :-1], alpha, scale
-    alpha = None
-    if key is not None:
-        key_values = np.asarray(key if isinstance(key, tuple) else (key,)).reshape(-1)
-        if key_values.dtype.kind in "iu" and key_values.size == ints.shape[-1]:
-            transparent = (ints == key_values.astype(ints.dtype)).all(axis=-1)
-            alpha = np.where(transparent, np.float32(0), np.float32(1))
-    return ints, alpha, scale
