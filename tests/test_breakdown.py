@@ -8,9 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from typer.testing import CliRunner
-
-from imgloss.cli import app
+from conftest import cli_invoke
 from imgloss.functional import perceptual, style
 from imgloss.metrics.registry import PRESETS
 from pair_files import pixels, write_pair
@@ -21,7 +19,7 @@ METRICS = "perceptual,style:default,lpips:alex"
 
 def _run(tmp_path: Path, fmt: str, *extra: str):
     ref, cand = write_pair(tmp_path, 40, 48, seed=2, spread=60)
-    result = CliRunner().invoke(app, ["compare", str(ref), str(cand), "-m", METRICS, "-f", fmt, *extra])
+    result = cli_invoke("compare", ref, cand, "-m", METRICS, "-f", fmt, *extra)
     assert result.exit_code == 0, result.output
     return ref, cand, result
 

@@ -12,10 +12,8 @@ import time
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from faults import ENV, assert_complete_csv, assert_one_line, csv_rows, pair_folders, temp_files
-from imgloss.cli import app
 
 
 def _workers(pid: int) -> list[int]:
@@ -75,7 +73,7 @@ def test_signals_at_seeded_random_moments(many, tmp_path) -> None:
         assert temp_files(tmp_path) == []
 
 
-def test_a_dying_decoding_worker_costs_only_its_pair(tmp_path, monkeypatch) -> None:
+def test_a_dying_decoding_worker_costs_only_its_pair(tmp_path, monkeypatch, invoke) -> None:
     ref, cand, names = pair_folders(tmp_path, 10)
     import imgloss.engine.loader as loader
 
@@ -88,8 +86,7 @@ def test_a_dying_decoding_worker_costs_only_its_pair(tmp_path, monkeypatch) -> N
 
     monkeypatch.setattr(loader, "read_image_raw", read_or_die)
     out = tmp_path / "r.csv"
-    result = CliRunner().invoke(app, ["compare", str(ref), str(cand), "-m", "mae", "-q", "-f", "csv", "-o", str(out),
-                                      "--workers", "2"], catch_exceptions=False)
+    result = invoke("compare", ref, cand, "-m", "mae", "-q", "-f", "csv", "-o", out, "--workers", "2")
     assert result.exit_code == 3, result.output
     assert_one_line(result.stderr, "p004.png", "decoding worker died")
     rows = csv_rows(out.read_bytes())

@@ -14,10 +14,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from typer.testing import CliRunner
 
 import imgloss.weights as weights
-from imgloss.cli import app
 from imgloss.errors import WeightsError
 from imgloss.features import vgg
 from imgloss.functional import lpips, perceptual
@@ -139,10 +137,9 @@ def test_linear_layers_verify_import_and_tampering(isolated: Path, tmp_path: Pat
 # --------------------------------------------------------------------------- CLI
 
 
-def test_cli_lpips_columns_equal_functional(use_standin: Path, tmp_path: Path) -> None:
+def test_cli_lpips_columns_equal_functional(use_standin: Path, tmp_path: Path, invoke) -> None:
     ref, cand = write_pair(tmp_path, 40, 48, seed=1, spread=50)
-    result = CliRunner().invoke(app, ["compare", str(ref), str(cand), "-m", "lpips,lpips:alex,perceptual:johnson",
-                                      "-f", "csv"])
+    result = invoke("compare", ref, cand, "-m", "lpips,lpips:alex,perceptual:johnson", "-f", "csv")
     assert result.exit_code == 0, result.output
     header, row = result.stdout.strip().splitlines()[:2]
     values = dict(zip(header.split(","), row.split(",")))
@@ -152,9 +149,9 @@ def test_cli_lpips_columns_equal_functional(use_standin: Path, tmp_path: Path) -
     assert "unverified" in result.stderr.lower()
 
 
-def test_cli_missing_alexnet_exits_4(isolated: Path, tmp_path: Path) -> None:
+def test_cli_missing_alexnet_exits_4(isolated: Path, tmp_path: Path, invoke) -> None:
     ref, cand = write_pair(tmp_path, 40, 48, seed=1, spread=50)
-    result = CliRunner().invoke(app, ["compare", str(ref), str(cand), "-m", "lpips:alex"])
+    result = invoke("compare", ref, cand, "-m", "lpips:alex")
     assert result.exit_code == 4
     assert "ALEXNET weights not found: alexnet-owt-7be5be79.pth" in result.stderr
     assert "Traceback" not in result.output

@@ -8,9 +8,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from typer.testing import CliRunner
 
-from imgloss.cli import app
 from imgloss.functional import lpips, mae, mse, perceptual, ssim
 from imgloss.metrics.maps import metric_map
 from imgloss.metrics.registry import MetricSpec
@@ -46,11 +44,10 @@ def test_feature_maps_follow_the_value(use_standin: Path, tmp_path: Path) -> Non
     assert float(per.mean()) == pytest.approx(float(perceptual(x, y)), rel=0.25)
 
 
-def test_cli_maps_writes_one_png_per_mapped_metric(use_standin: Path, tmp_path: Path) -> None:
+def test_cli_maps_writes_one_png_per_mapped_metric(use_standin: Path, tmp_path: Path, invoke) -> None:
     ref, cand = write_pair(tmp_path, 40, 48, seed=7, spread=60)
     out = tmp_path / "maps"
-    result = CliRunner().invoke(app, ["compare", str(ref), str(cand), "-m", "charbonnier,ssim,tv,lpips",
-                                      "--maps", str(out), "-f", "csv"])
+    result = invoke("compare", ref, cand, "-m", "charbonnier,ssim,tv,lpips", "--maps", out, "-f", "csv")
     assert result.exit_code == 0, result.output
     names = sorted(p.name for p in out.iterdir())
     assert names == ["cand.png.charbonnier.png", "cand.png.lpips.png", "cand.png.ssim.png"]

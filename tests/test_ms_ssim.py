@@ -13,9 +13,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from typer.testing import CliRunner
 
-from imgloss.cli import app
 from imgloss.functional import ms_ssim
 from imgloss.losses import MSSSIMLoss
 from imgloss.metrics.ms_ssim import MIN_SIZE
@@ -76,7 +74,7 @@ def test_loss_module_and_gradient() -> None:
     assert x.grad is not None and torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
 
 
-def test_cli_small_pair_is_an_error_row_others_scored(tmp_path: Path) -> None:
+def test_cli_small_pair_is_an_error_row_others_scored(tmp_path: Path, invoke) -> None:
     rng = np.random.default_rng(0)
     ref, cand = tmp_path / "ref", tmp_path / "cand"
     ref.mkdir()
@@ -85,7 +83,7 @@ def test_cli_small_pair_is_an_error_row_others_scored(tmp_path: Path) -> None:
         a = rng.integers(0, 256, (side, side, 3), dtype=np.uint8)
         Image.fromarray(a).save(ref / name)
         Image.fromarray(255 - a).save(cand / name)
-    result = CliRunner().invoke(app, ["compare", str(ref), str(cand), "-m", "ms_ssim", "--format", "csv"])
+    result = invoke("compare", ref, cand, "-m", "ms_ssim", "--format", "csv")
     assert result.exit_code == 3, result.output
     rows = {line.split(",")[0]: line for line in result.stdout.splitlines()[1:]}
     big = [line for key, line in rows.items() if key.endswith("big.png")][0]

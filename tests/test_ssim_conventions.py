@@ -19,9 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from typer.testing import CliRunner
 
-from imgloss.cli import app
 
 from imgloss.functional import ssim, ssim_map
 from imgloss.losses import SSIMLoss
@@ -220,10 +218,10 @@ def _csv_row(output: str) -> dict[str, str]:
     return dict(zip(header.split(","), row.split(",")))
 
 
-def test_cli_convention_option_and_column_variant(tmp_path: Path) -> None:
+def test_cli_convention_option_and_column_variant(tmp_path: Path, invoke) -> None:
     ref, cand = write_pair(tmp_path, 36, 44, seed=4, spread=40)
-    result = CliRunner().invoke(app, ["compare", str(ref), str(cand), "-m", "ssim,ssim:torchmetrics",
-                                      "--ssim-convention", "skimage-default", "-f", "csv"])
+    result = invoke("compare", ref, cand, "-m", "ssim,ssim:torchmetrics", "--ssim-convention", "skimage-default",
+                    "-f", "csv")
     assert result.exit_code == 0, result.output
     row = _csv_row(result.stdout)
     x, y = pixels(ref), pixels(cand)
@@ -232,23 +230,22 @@ def test_cli_convention_option_and_column_variant(tmp_path: Path) -> None:
     assert abs(float(row["ssim"]) - float(ssim(x, y))) > 1e-4  # the convention was applied
 
 
-def test_cli_convention_from_config_and_bad_name(tmp_path: Path) -> None:
+def test_cli_convention_from_config_and_bad_name(tmp_path: Path, invoke) -> None:
     ref, cand = write_pair(tmp_path, 36, 44, seed=4, spread=40)
     config = tmp_path / "pyproject.toml"
     config.write_text('[tool.imgloss]\nssim-convention = "torchmetrics"\n', encoding="utf-8")
-    result = CliRunner().invoke(app, ["compare", str(ref), str(cand), "-m", "ssim", "-f", "json",
-                                      "--config", str(config)])
+    result = invoke("compare", ref, cand, "-m", "ssim", "-f", "json", "--config", config)
     assert result.exit_code == 0, result.output
     x, y = pixels(ref), pixels(cand)
     report = json.loads(result.stdout)
     assert report["options"]["ssim_convention"] == "torchmetrics"
     value = report["summary"]["metrics"]["ssim"]["worst"]["value"]
     assert value == pytest.approx(float(ssim(x, y, convention="torchmetrics")), abs=1e-6)
-    bad = CliRunner().invoke(app, ["compare", str(ref), str(cand), "--ssim-convention", "scikit"])
+    bad = invoke("compare", ref, cand, "--ssim-convention", "scikit")
     assert bad.exit_code == 2
-    assert "skimage-default" in bad.output
-    spec = CliRunner().invoke(app, ["compare", str(ref), str(cand), "-m", "ssim:pytorch_msssim"])
-    assert spec.exit_code == 2 and "Did you mean 'pytorch-msssim'" in spec.output
+    assert "skimage-default" in bad.stderr
+    spec = invoke("compare", ref, cand, "-m", "ssim:pytorch_msssim")
+    assert spec.exit_code == 2 and "Did you mean 'pytorch-msssim'" in spec.stderr
 
 
 def test_subprocess_metrics_lists_conventions() -> None:
