@@ -127,7 +127,8 @@ OPTIONS: dict[str, Option] = _declare(
     Option("json_inf", str, "string", "How JSON/JSONL write an infinite value (PSNR of identical images): string "
            "(\"inf\"), null, or large (±1.797e308, the largest float64).", OUTPUT, choices=JSON_INF),
     Option("maps", Path, None, "Write each pair's map of every metric with one (charbonnier, mae, mse, psnr, ssim, "
-           "perceptual, lpips) to DIR as <pair>.<metric>.png, on fixed colour scales.", OUTPUT, config=False,
+           "wssim, perceptual, lpips) to DIR as <pair>.<metric>.png, on fixed colour scales; with --breakdown also "
+           "one per tap or W-SSIM subband (<pair>.<metric>-<part>.png).", OUTPUT, config=False,
            metavar="DIR"),
     Option("quiet", bool, False, "No progress or summary on stderr.", OUTPUT, flags=("--quiet", "-q"), config=False),
     # Performance

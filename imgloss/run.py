@@ -183,10 +183,12 @@ def write_maps(
     folder: Path, result: PairResult, metrics: Sequence[Any], options: Mapping[str, Any]
 ) -> list[Path]:
     """Write the map of each of ``metrics`` (MetricSpecs) that has one, for a scored
-    pair (:mod:`imgloss.metrics.maps`); the images are re-read as the engine read them
-    (the candidate resized to the reference when their sizes differ). Returns the files."""
+    pair (:mod:`imgloss.metrics.maps`), and with ``options["breakdown"]`` one map per
+    part (tap, W-SSIM term) as ``<key>.<column>-<part>.png``; the images are re-read as
+    the engine read them (the candidate resized to the reference when their sizes
+    differ). Returns the files."""
     from imgloss.io import match_channels, read_image, resize_to
-    from imgloss.metrics.maps import MAPPED, metric_map
+    from imgloss.metrics.maps import MAPPED, metric_maps
     from imgloss.report.maps import map_path, write_map
 
     wanted = [spec for spec in metrics if spec.info.name in MAPPED]
@@ -201,9 +203,10 @@ def write_maps(
     y = resize_to(y, tuple(x.shape[-2:]))
     written = []
     for spec in wanted:
-        kind, values = metric_map(spec, x[None], y[None], options.get("weights"))
-        path = map_path(folder, result.key, spec.column)
-        write_map(path, values.double().cpu().numpy(), kind, f"{spec.column}: {Path(result.key).name}")
-        written.append(path)
+        maps = metric_maps(spec, x[None], y[None], options.get("weights"), bool(options.get("breakdown")))
+        for column, (kind, values) in maps.items():
+            path = map_path(folder, result.key, column)
+            write_map(path, values.double().cpu().numpy(), kind, f"{column}: {Path(result.key).name}")
+            written.append(path)
     return written
 

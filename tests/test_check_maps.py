@@ -26,16 +26,16 @@ def _expected_picture(golden: Path, cand: Path, spec: MetricSpec) -> np.ndarray:
 def test_failed_metrics_get_their_maps_on_the_fixed_scales(tmp_path: Path, invoke) -> None:
     golden, cand = make_folders(tmp_path)
     diffs, out = tmp_path / "diffs", tmp_path / "results.json"
-    result = invoke("check", golden, cand, *LIMITS, "--max", "mse=1", "--ssim-convention", "torchmetrics",
+    result = invoke("check", golden, cand, *LIMITS, "--max", "mse=1", "--min", "wssim=0.99", "--ssim-convention", "torchmetrics",
                     "--diff-dir", diffs, "-f", "json", "-o", out, "--workers", "0", "-q")
     assert result.exit_code == 1, result.output
     # mse passed: no map of it; the passing pairs get nothing
     assert sorted(p.name for p in diffs.iterdir()) == [
-        "edited.png.charbonnier.png", "edited.png.diff.png", "edited.png.ssim.png"]
+        "edited.png.charbonnier.png", "edited.png.diff.png", "edited.png.ssim.png", "edited.png.wssim.png"]
     records = {Path(r["candidate"]).name: r["check"] for r in json.loads(out.read_text())["results"]}
-    assert records["edited.png"]["maps"] == [str(diffs / "edited.png.charbonnier.png"), str(diffs / "edited.png.ssim.png")]
+    assert records["edited.png"]["maps"] == [str(diffs / f"edited.png.{c}.png") for c in ("charbonnier", "ssim", "wssim")]
     assert "maps" not in records["same.png"]
-    for column in ("charbonnier", "ssim"):
+    for column in ("charbonnier", "ssim", "wssim"):
         spec = MetricSpec.parse(column, variants={"ssim": "torchmetrics"})
         written = np.asarray(Image.open(diffs / f"edited.png.{column}.png").convert("RGB"))
         np.testing.assert_array_equal(written, _expected_picture(golden / "edited.png", cand / "edited.png", spec))
