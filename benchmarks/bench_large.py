@@ -47,18 +47,22 @@ def make_pair(size: int) -> tuple[Path, Path]:
     return ref, cand
 
 
-def standin_weights() -> Path:
-    """The seeded stand-in VGG19 ``features`` under the official file name."""
+def standin_weights(backbones: tuple[str, ...] = ("vgg19",)) -> Path:
+    """The folder of seeded stand-in ``features`` (torchvision's ``vgg19()``, ``vgg16()``,
+    ``alexnet()`` under ``torch.manual_seed(0)``, as the tests make them), each of
+    ``backbones`` under its official file name."""
     import torch
     import torchvision
+    from imgloss.weights import OFFICIAL
 
     folder = ROOT / ".bench" / "standin"
-    path = folder / "vgg19-dcbb9e9d.pth"
-    if not path.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        torch.manual_seed(0)
-        state = {k: v for k, v in torchvision.models.vgg19().state_dict().items() if k.startswith("features.")}
-        torch.save(state, path)
+    for backbone in backbones:
+        path = folder / OFFICIAL[backbone].filename
+        if not path.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            torch.manual_seed(0)
+            model = getattr(torchvision.models, backbone)()
+            torch.save({k: v for k, v in model.state_dict().items() if k.startswith("features.")}, path)
     return folder
 
 
