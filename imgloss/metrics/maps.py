@@ -98,14 +98,14 @@ def wssim_term_maps(
 
 def _parts(spec: MetricSpec, x: Tensor, y: Tensor, weights: str | None) -> tuple[dict[str, Tensor], Tensor]:
     """The parts (name -> ``H x W``) of a metric in :data:`WITH_PARTS`, and its total map."""
-    from imgloss.features.vgg import extract_pair
-
     name, size = spec.info.name, tuple(x.shape[-2:])
     if name == "wssim":
         terms = wssim_term_maps(x, y)
         parts = {term: _upsampled(values, size, "nearest")[0, 0] for term, _, values in terms}
         total = sum(weight * parts[term] for term, weight, _ in terms) / sum(weight for _, weight, _ in terms)
         return parts, total
+    from imgloss.features.vgg import extract_pair
+
     if name == "lpips":
         from imgloss.metrics.lpips import LPIPSLoss
 
