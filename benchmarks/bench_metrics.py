@@ -3,8 +3,8 @@ peers installed beside imgloss, measured in ONE run on the same batch (not a tes
 
 Each row times imgloss's function and the peer that defines the same number on one
 ``N x 3 x S x S`` float32 batch already on the device (inference mode, one warm-up call
-each, then ``--reps`` calls of each in alternation, medians) and prints images/s and the
-ratio imgloss / peer (> 1: imgloss is faster). Peers, as the tests use them for equality:
+each, then ``--reps`` measurements of each in alternation, each at least 0.2 s of calls;
+medians) and prints images/s and the ratio imgloss / peer (> 1: imgloss is faster). Peers, as the tests use them for equality:
 
 - ``lpips`` vgg / alex: ``lpips.LPIPS(net=..., version="0.1", pnet_rand=True)`` given
   the same seeded stand-in backbone (:func:`bench_large.standin_weights`, torchvision's
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import sys
@@ -41,6 +42,8 @@ from bench_large import standin_weights  # noqa: E402
 from run_all import RESULTS, machine  # noqa: E402
 
 Fn = Callable[[torch.Tensor, torch.Tensor], Any]
+#: Each measurement repeats a call until it spans at least this long (fast metrics).
+WINDOW_S = 0.2
 LPIPS_BACKBONES = {"vgg": "vgg16", "alex": "alexnet"}
 
 
@@ -53,27 +56,28 @@ def batch(n: int, size: int, device: str, seed: int = 0) -> tuple[torch.Tensor, 
     return x.to(device), y.to(device)
 
 
-def _call(function: Fn, x: torch.Tensor, y: torch.Tensor) -> float:
-    """Wall seconds of one ``function(x, y)`` call (synchronised on CUDA)."""
+def _call(function: Fn, x: torch.Tensor, y: torch.Tensor, calls: int = 1) -> float:
+    """Wall seconds per call of ``calls`` calls of ``function(x, y)`` (synchronised on CUDA)."""
     if x.is_cuda:
         torch.cuda.synchronize()
     started = time.perf_counter()
-    function(x, y)
+    for _ in range(calls):
+        function(x, y)
     if x.is_cuda:
         torch.cuda.synchronize()
-    return time.perf_counter() - started
+    return (time.perf_counter() - started) / calls
 
 
 def paired_seconds(ours: Fn, theirs: Fn, x: torch.Tensor, y: torch.Tensor, reps: int) -> tuple[float, float]:
-    """Median wall seconds of ``ours(x, y)`` and ``theirs(x, y)``, timed in alternation after
-    one warm-up call each (a shared machine's load then weighs on both alike)."""
+    """Median seconds per call of ``ours(x, y)`` and ``theirs(x, y)``: after one warm-up call
+    each, ``reps`` measurements of each in alternation (a shared machine's load then weighs
+    on both alike), each measurement as many calls as fill :data:`WINDOW_S` (at least one)."""
     times: tuple[list[float], list[float]] = ([], [])
     with torch.inference_mode():
-        for i in range(reps + 1):
-            for function, record in zip((ours, theirs), times):
-                seconds = _call(function, x, y)
-                if i:
-                    record.append(seconds)
+        calls = [max(1, math.ceil(WINDOW_S / _call(function, x, y))) for function in (ours, theirs)]
+        for _ in range(reps):
+            for function, count, record in zip((ours, theirs), calls, times):
+                record.append(_call(function, x, y, count))
     return statistics.median(times[0]), statistics.median(times[1])
 
 
