@@ -19,6 +19,10 @@ with ``--config``. Command-line options win over the file, which wins over defau
     weights = "weights/vgg19.pth"   # relative to the pyproject.toml's folder
     max-pixels = 200000000
     fail-on-missing = true
+    ignore = [                  # rectangles X, Y, W, H ignored in pairs whose relative path matches
+      { path = "ui/*.png", rect = [0, 0, 200, 40] },
+      { path = "**/clock-*.png", rects = [[10, 10, 50, 20], [300, 10, 50, 20]] },
+    ]
 
     [tool.imgloss.max]          # a pair fails when the value is above
     charbonnier = 0.01
@@ -44,6 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from imgloss.errors import UsageError
+from imgloss.io.masks import IgnoreRule, parse_rect
 from imgloss.options import CONFIG_KEYS
 from imgloss.gate.thresholds import BOUNDS, Override, Threshold, ThresholdSet, column_name, make_threshold
 
@@ -54,8 +59,9 @@ else:  # pragma: no cover - Python 3.10
 
 PYPROJECT = "pyproject.toml"
 
-TABLE_KEYS = ("metrics", *BOUNDS, "overrides")
+TABLE_KEYS = ("metrics", *BOUNDS, "overrides", "ignore")
 OVERRIDE_KEYS = ("glob", *BOUNDS)
+IGNORE_KEYS = ("path", "rect", "rects")
 
 
 @dataclass
@@ -66,6 +72,8 @@ class Config:
     metrics: list[str] = field(default_factory=list)
     thresholds: ThresholdSet = field(default_factory=lambda: ThresholdSet(()))
     options: dict[str, Any] = field(default_factory=dict)
+    #: ``ignore = [...]``: rectangles ignored per path glob (:mod:`imgloss.io.masks`).
+    ignore: tuple[IgnoreRule, ...] = ()
 
 
 def find_pyproject(start: Path) -> Path | None:
@@ -117,6 +125,9 @@ def parse_config(table: object, path: Path) -> Config:
     overrides = table.get("overrides", [])
     if not isinstance(overrides, list):
         raise UsageError(f"{where} overrides must be an array of tables ([[tool.imgloss.overrides]])")
+    ignore = table.get("ignore", [])
+    if not isinstance(ignore, list):
+        raise UsageError(f"{where} ignore must be an array of tables such as {{ path = \"*.png\", rect = [x, y, w, h] }}")
     return Config(
         path=path,
         metrics=list(metrics),
@@ -125,6 +136,7 @@ def parse_config(table: object, path: Path) -> Config:
             tuple(_override(entry, f"{where} overrides[{i}]") for i, entry in enumerate(overrides)),
         ),
         options=options,
+        ignore=tuple(_ignore_rule(entry, f"{where} ignore[{i}]") for i, entry in enumerate(ignore)),
     )
 
 
@@ -164,3 +176,21 @@ def _override(entry: object, where: str) -> Override:
     if not isinstance(glob, str) or not glob:
         raise UsageError(f"{where} needs glob = \"PATTERN\" (a non-empty string)")
     return Override(glob, _limits(entry, where))
+
+
+def _ignore_rule(entry: object, where: str) -> IgnoreRule:
+    """One ``ignore`` entry: ``path`` (a glob on the pair's relative path) and ``rect``
+    (``[x, y, w, h]``) or ``rects`` (a list of them)."""
+    entry = _table(entry, where)
+    _no_unknown(entry, IGNORE_KEYS, where)
+    glob = entry.get("path")
+    if not isinstance(glob, str) or not glob:
+        raise UsageError(f"{where} needs path = \"GLOB\" (a non-empty string)")
+    rects = [entry["rect"]] if "rect" in entry else []
+    listed = entry.get("rects", [])
+    if not isinstance(listed, list):
+        raise UsageError(f"{where} rects must be a list of [x, y, w, h], got {listed!r}")
+    rects += listed
+    if not rects:
+        raise UsageError(f"{where} needs rect = [x, y, w, h] or rects = [[x, y, w, h], ...]")
+    return IgnoreRule(glob, tuple(parse_rect(rect, f"{where} rect") for rect in rects))

@@ -118,6 +118,12 @@ OPTIONS: dict[str, Option] = _declare(
            "frame, alpha, CMYK, resize, ...): such a pair becomes an error row instead of a note.", INPUT),
     Option("max_pixels", int, None, "Raise Pillow's decompression-bomb limit to N pixels.", INPUT, minimum=1,
            metavar="N"),
+    Option("mask", Path, None, "Ignore regions in every pair: a mask image of the golden's size, nonzero (white) "
+           "compared, 0 (black) ignored. GOLDEN.mask.png beside a golden file and _mask.png in its folder apply "
+           "without it.", INPUT, config=False, metavar="FILE"),
+    Option("ignore", str, None, "Ignore the rectangle X,Y,W,H (golden-image pixels, top-left corner and size) in "
+           "every pair (repeat). Per path: ignore = [{ path = GLOB, rect = [x, y, w, h] }] in [tool.imgloss].",
+           INPUT, many=True, config=False, metavar="X,Y,W,H"),
     Option("config", Path, None, "Read [tool.imgloss] from FILE instead of the nearest pyproject.toml.", INPUT,
            config=False, metavar="FILE"),
     # Output
@@ -185,12 +191,14 @@ ENGINE = ("device", "batch_size", "workers", "precision", "max_memory", "resize"
 PAIRING = ("recursive", "glob", "ignore_extension")
 #: Options that split, resume or distribute a run (:mod:`imgloss.scale`).
 SCALE = ("shard", "resume", "backend", "address")
-_RUN = ("metric", *ENGINE, *PAIRING, "max_pixels", "config", "fmt", "output", "json_inf", "quiet", *SCALE)
+#: Options that ignore regions of the pairs (:mod:`imgloss.io.masks`).
+MASKING = ("mask", "ignore")
+_RUN = ("metric", *ENGINE, *PAIRING, *MASKING, "max_pixels", "config", "fmt", "output", "json_inf", "quiet", *SCALE)
 #: The options of each command, in the order ``--help`` lists them.
 COMPARE = tuple(dict.fromkeys(("metric", "preset", "ssim_convention", *_RUN, "maps")))
 SCORE = tuple(name for name in COMPARE
               if name not in ("preset", "ssim_convention", "breakdown", "maps", "resize", "ignore_extension", "precision",
-                              "weights"))
+                              "weights", *MASKING))
 CHECK = tuple(dict.fromkeys(("max_limits", "min_limits", "fail_on_missing", "junit", "diff_dir", "heatmap_scale", "github",
                              "update_golden", "update_all", "from_results", "ssim_convention",
                              *(n for n in _RUN if n != "metric"))))

@@ -13,9 +13,10 @@ from typing import Any, Callable, Mapping, Sequence
 
 from imgloss.errors import EXIT_OK, InputError, OutputError, UsageError
 from imgloss.io import Pair, Pairing, list_inputs, pair_inputs
+from imgloss.io.masks import IgnoreRule, Rect, attach_masks, parse_rect
 from imgloss.engine.options import EngineOptions
 from imgloss.metrics.registry import PRESETS, parse_metric_specs
-from imgloss.options import ENGINE, PAIRING, SCALE, defaults
+from imgloss.options import ENGINE, MASKING, PAIRING, SCALE, defaults
 from imgloss.report.output import check_destination
 from imgloss.report.summary import RunInfo, Summary, summarize
 from imgloss.report.writers import Writer
@@ -32,7 +33,8 @@ class ScoreRequest:
     """A scoring run as the user asked for it: paths, metric specs (``ssim``,
     ``perceptual:johnson``, ``ssim,psnr``), and ``options`` by name: the engine's
     (:data:`imgloss.options.ENGINE`) and the pairing's (:data:`imgloss.options.PAIRING`);
-    the scale-out ones (:data:`imgloss.options.SCALE`); any left out take their declared default."""
+    the scale-out ones (:data:`imgloss.options.SCALE`) and the masks' (:data:`imgloss.options.MASKING`);
+    any left out take their declared default. ``ignore_rules``: ``[tool.imgloss]``'s ``ignore``."""
 
     candidate: Path
     reference: Path | None = None
@@ -41,6 +43,7 @@ class ScoreRequest:
     ssim_convention: str = "imgloss"
     output: Path | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    ignore_rules: Sequence[IgnoreRule] = ()
 
 
 @dataclass
@@ -71,7 +74,7 @@ def prepare(request: ScoreRequest, default_metrics: Sequence[str]) -> Prepared:
     from imgloss.engine.evaluator import Evaluator
 
     check_destination(request.output)
-    options = {**defaults((*ENGINE, *PAIRING, *SCALE)), **request.options}
+    options = {**defaults((*ENGINE, *PAIRING, *SCALE, *MASKING)), **request.options}
     shard = None if options["shard"] is None else Shard.parse(options["shard"])
     metrics = parse_metric_specs(request.metrics or default_metrics, request.preset,
                                  {"ssim": request.ssim_convention})
@@ -93,6 +96,10 @@ def prepare(request: ScoreRequest, default_metrics: Sequence[str]) -> Prepared:
     else:
         pairing = pair_inputs(request.reference, request.candidate, **pairing_options)
     pairing, scope = restrict(pairing, shard, request.reference, request.candidate)
+    masks_shown = None
+    if request.reference is not None:
+        files, rects, masks_shown = _masking(options, request.ignore_rules)
+        pairing.pairs = attach_masks(pairing.pairs, request.ignore_rules, files, rects)
     engine_options = EngineOptions(metrics=metrics, **{name: options[name] for name in ENGINE})
     if options["backend"] == "ray":
         from imgloss.scale.ray_runner import RayEvaluator
@@ -114,6 +121,7 @@ def prepare(request: ScoreRequest, default_metrics: Sequence[str]) -> Prepared:
             "ssim_convention": request.ssim_convention,
             **shown,
             "shard": scope,
+            **({"masks": masks_shown} if masks_shown else {}),
             "reference": None if request.reference is None else str(request.reference),
             "candidate": str(request.candidate),
         },
@@ -126,6 +134,27 @@ def prepare(request: ScoreRequest, default_metrics: Sequence[str]) -> Prepared:
 
         evaluator = Resumed.open(options["resume"], evaluator, info, pairing, request.reference, request.candidate)
     return Prepared(evaluator, list(pairing.pairs), pairing, info)
+
+
+def _masking(
+    options: Mapping[str, Any], rules: Sequence[IgnoreRule]
+) -> tuple[tuple[Path, ...], tuple[Rect, ...], dict[str, Any] | None]:
+    """``--mask`` and ``--ignore`` checked: the mask files and rectangles of every pair,
+    and what the report shows of them with the ``ignore`` rules (None when there is
+    none of the three; mask files beside golden files apply regardless)."""
+    mask: Path | None = options.get("mask")
+    if mask is not None and not mask.is_file():
+        raise UsageError(f"--mask {mask}: no such file")
+    files = () if mask is None else (mask,)
+    rects = tuple(parse_rect(text, "--ignore") for text in options.get("ignore") or ())
+    if not (files or rects or rules):
+        return files, rects, None
+    shown = {
+        "mask": None if mask is None else str(mask),
+        "ignore": [str(rect) for rect in rects],
+        "rules": [{"path": rule.glob, "rects": [str(rect) for rect in rule.rects]} for rule in rules],
+    }
+    return files, rects, shown
 
 
 def _weights_warnings(metrics: Sequence[Any]) -> list[str]:

@@ -37,6 +37,7 @@ TORCH_MODULES = {
     "imgloss.metrics.charbonnier",
     "imgloss.metrics.lpips",
     "imgloss.metrics.maps",
+    "imgloss.metrics.masks",
     "imgloss.metrics.ms_ssim",
     "imgloss.metrics.ssim_conventions",
     "imgloss.metrics.ssim_moments",

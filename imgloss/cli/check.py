@@ -16,7 +16,7 @@ import typer
 
 from imgloss.cli.console import error_line, expected_failures, progress_bar, stderr
 from imgloss.cli.options import option_values, takes
-from imgloss.options import CHECK, ENGINE, PAIRING, SCALE
+from imgloss.options import CHECK, ENGINE, MASKING, PAIRING, SCALE
 
 if TYPE_CHECKING:
     from imgloss.gate.verdicts import MapWriter, Unpaired
@@ -92,7 +92,8 @@ def _run_check(golden: Path, candidate: Path, settings: dict[str, Any], config: 
         request = run.ScoreRequest(
             candidate=candidate, reference=golden, metrics=thresholds.columns + config.metrics, output=settings["output"],
             ssim_convention=settings["ssim_convention"],
-            options={name: settings[name] for name in (*ENGINE, *PAIRING, *SCALE)},
+            options={name: settings[name] for name in (*ENGINE, *PAIRING, *SCALE, *MASKING)},
+            ignore_rules=config.ignore,
         )
         prepared = run.prepare(request, ())
     unpaired = _unpaired(prepared.pairing)
@@ -234,7 +235,9 @@ def _score(
     heatmaps = None
     if diff_dir is not None:
         maps = _map_writer(diff_dir, settings, info.options.get("ssim_convention") or "imgloss")
-        heatmaps = Heatmaps(diff_dir, settings["background"], settings["max_pixels"], settings["heatmap_scale"], maps)
+        masks = {pair.key: pair.mask for pair in prepared.pairs if pair.mask is not None}
+        heatmaps = Heatmaps(diff_dir, settings["background"], settings["max_pixels"], settings["heatmap_scale"], maps,
+                            masks)
     with progress_bar(len(prepared.pairs), settings["quiet"]) as advance:
 
         def on_result(result: PairResult) -> None:

@@ -13,7 +13,7 @@ import typer
 from imgloss.cli.console import error_line, expected_failures, progress_bar, stderr
 from imgloss.errors import ImglossError
 from imgloss.cli.options import option_values, takes
-from imgloss.options import COMPARE, ENGINE, PAIRING, SCALE, SCORE
+from imgloss.options import COMPARE, ENGINE, MASKING, PAIRING, SCALE, SCORE
 
 if TYPE_CHECKING:
     from imgloss.results import PairResult
@@ -78,7 +78,8 @@ def run_scoring(
             preset=values.get("preset"),
             ssim_convention=values.get("ssim_convention") or "imgloss",
             output=values["output"],
-            options={name: values[name] for name in (*ENGINE, *PAIRING, *SCALE) if name in values},
+            options={name: values[name] for name in (*ENGINE, *PAIRING, *SCALE, *MASKING) if name in values},
+            ignore_rules=config.ignore if reference is not None else (),
         )
         prepared = run.prepare(request, default_metrics or DEFAULT_METRICS)
         for path in prepared.info.unmatched:

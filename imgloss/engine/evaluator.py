@@ -103,21 +103,28 @@ class Evaluator:
 
     # ---------------------------------------------------------------- one batch
 
-    def _metric_values(self, reference: Tensor | None, candidate: Tensor) -> tuple[dict[str, Tensor], list[str]]:
+    def _metric_values(
+        self, reference: Tensor | None, candidate: Tensor, mask: Tensor | None = None
+    ) -> tuple[dict[str, Tensor], list[str]]:
         """Every column for one same-size batch, and per-metric failures. Metrics are
-        called as ``(prediction, target)`` = ``(candidate, reference)``."""
+        called as ``(prediction, target)`` = ``(candidate, reference)``; with ``mask``
+        (``N x 1 x H x W``, 1 = compared) by the rules of :mod:`imgloss.metrics.masks`."""
         values: dict[str, Tensor] = {}
         failures: list[str] = []
         for request, function in self._plain:
             try:
                 if request.info.needs_reference:
-                    values[request.column] = function(candidate, reference)
+                    values[request.column] = _value(request, function, candidate, reference, mask)
                 else:
-                    values[request.column] = function(candidate)
+                    values[request.column] = _value(request, function, candidate, None, mask)
                     if reference is not None:
-                        values[request.reference_column] = function(reference)
+                        values[request.reference_column] = _value(request, function, reference, None, mask)
             except ValueError as exc:
                 failures.append(f"{request.column}: {exc}")
+        if mask is not None and reference is not None:
+            from imgloss.metrics.masks import fill
+
+            candidate = fill(candidate, reference, mask)
         if self._feature_losses and reference is not None:
             from imgloss.metrics.feature_loss import run_feature_terms
 
@@ -136,7 +143,8 @@ class Evaluator:
 
     def _inputs(self, group: Group, device: torch.device) -> tuple[Group, Tensor | None, Tensor, dict[int, _Scored]]:
         """The group's float batches on ``device``; GPU-decoded JPEGs that neither decoder
-        could read leave the group as error rows (returned by index)."""
+        could read leave the group as error rows (returned by index). Masked pairs are
+        never handed over encoded (:class:`PairDataset`)."""
         if not isinstance(group.y, list):
             x = None if group.x is None else to_device(group.x, device)  # type: ignore[arg-type]
             return group, x, to_device(group.y, device), {}
@@ -159,11 +167,12 @@ class Evaluator:
     def _score(self, group: Group, device: torch.device) -> _Pending:
         """Launch a same-size batch on ``device``; its values come back asynchronously."""
         group, x, y, failed = self._inputs(group, device)
+        mask = None if group.mask is None else group.mask.to(device, non_blocking=True)[:, None]
         values: dict[str, Tensor] = {}
         failures: list[str] = []
         if len(group):
             with torch.inference_mode(), exact_fp32(self.dtype == torch.float32):
-                values, failures = self._metric_values(x, y)
+                values, failures = self._metric_values(x, y, mask)
         return _Pending(group, list(values), _copy_back(values), failures, failed)
 
     def _score_with_retry(self, group: Group) -> list[_Pending]:
@@ -180,7 +189,7 @@ class Evaluator:
             if len(group) > 1:
                 head, tail = group.split(len(group) // 2)
                 return self._score_with_retry(head) + self._score_with_retry(tail)
-            if isinstance(group.y, Tensor) and self.tiles.can_tile(tuple(group.y.shape[1:])):
+            if isinstance(group.y, Tensor) and group.mask is None and self.tiles.can_tile(tuple(group.y.shape[1:])):
                 return [self._tiled(group, self.budget // 4)]
             if self.device.type == "cpu":
                 return [_failed(group, "out of memory even for a single pair on the CPU")]
@@ -291,10 +300,12 @@ class Evaluator:
                 if item.error is not None:
                     done[item.index] = _result(pairs[item.index], item.notes, _Scored({}, [item.error]))
                 else:
-                    group = Group(item.key, [item.index], [item.notes], _one(item.x), _one(item.y))  # type: ignore[arg-type]
+                    group = Group(item.key, [item.index], [item.notes], _one(item.x), _one(item.y), _one(item.mask))  # type: ignore[arg-type]
                     if group.key not in limits:
-                        shape, encoded = group.key[0][1], group.key[0][0] == "jpeg"
-                        limits[group.key] = 0 if not encoded and self.tiled(shape) else self.batch_size_for(shape)
+                        # Masked pairs are never tiled (the masked means need the whole map).
+                        shape, encoded, masked = group.key[0][1], group.key[0][0] == "jpeg", group.key[2]
+                        tiled = not encoded and not masked and self.tiled(shape)
+                        limits[group.key] = 0 if tiled else self.batch_size_for(shape)
                     bucket = buckets.setdefault(group.key, [])
                     bucket.append(group)
                     if len(bucket) >= max(1, limits[group.key]):
@@ -364,6 +375,16 @@ class _Pending:
             if index not in self.failed:
                 yield index, _Scored({n: table[j][i] for j, n in enumerate(self.names)}, list(self.failures))
         yield from self.failed.items()
+
+
+def _value(request: Any, function: Any, x: Tensor, y: Tensor | None, mask: Tensor | None) -> Tensor:
+    """One metric's values for a batch: ``function(x, y)`` (``function(x)`` when ``y`` is
+    None), or with ``mask`` the masked value (:func:`imgloss.metrics.masks.masked_value`)."""
+    if mask is not None:
+        from imgloss.metrics.masks import masked_value
+
+        return masked_value(request, function, x, y, mask)
+    return function(x) if y is None else function(x, y)
 
 
 def _one(side: Any) -> Any:

@@ -26,6 +26,7 @@ from imgloss.engine.workers import WorkerSlots
 from imgloss.errors import InputError
 from imgloss.io import Pair, RawImage, match_channels, read_image_raw, resize_to, to_unit_float
 from imgloss.io.conversions import conversions, image_notes
+from imgloss.io.masks import ignored_note, read_mask
 
 #: Pairs a worker decodes per message (one chunk), when decoding runs in workers.
 CHUNK = 8
@@ -34,18 +35,21 @@ CHUNK = 8
 @dataclass
 class Decoded:
     """One pair as a worker hands it back: ``C x H x W`` samples (``uint8``, ``uint16`` or
-    ``float32``), still-encoded JPEGs (:class:`Encoded`), or the reason the pair failed."""
+    ``float32``), still-encoded JPEGs (:class:`Encoded`), or the reason the pair failed;
+    ``mask``: ``H x W`` bool, True where pixels are compared (None: all are)."""
 
     index: int
     x: Tensor | Encoded | None = None
     y: Tensor | Encoded | None = None
     notes: tuple[str, ...] = ()
     error: str | None = None
+    mask: Tensor | None = None
 
     @property
     def key(self) -> tuple[Any, ...]:
-        """Pairs with equal keys stack into one batch: size, sample types, reference or not."""
-        return (_describe(self.y), _describe(self.x))
+        """Pairs with equal keys stack into one batch: size, sample types, reference or
+        not, masked or not."""
+        return (_describe(self.y), _describe(self.x), self.mask is not None)
 
 
 def _describe(side: Tensor | Encoded | None) -> tuple[Any, ...] | None:
@@ -59,13 +63,15 @@ def _describe(side: Tensor | Encoded | None) -> tuple[Any, ...] | None:
 @dataclass
 class Group:
     """Same-key pairs stacked by a worker: ``x``/``y`` are ``N x C x H x W`` (``x`` None
-    when scoring without a reference) or lists of :class:`Encoded` for GPU decoding."""
+    when scoring without a reference) or lists of :class:`Encoded` for GPU decoding;
+    ``mask`` ``N x H x W`` bool for masked pairs (None: unmasked)."""
 
     key: tuple[Any, ...]
     indices: list[int]
     notes: list[tuple[str, ...]]
     x: Tensor | list[Encoded] | None
     y: Tensor | list[Encoded]
+    mask: Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -76,8 +82,8 @@ class Group:
             return None if side is None else side[part]
 
         head, tail = slice(0, n), slice(n, None)
-        return (Group(self.key, self.indices[head], self.notes[head], cut(self.x, head), cut(self.y, head)),
-                Group(self.key, self.indices[tail], self.notes[tail], cut(self.x, tail), cut(self.y, tail)))
+        return tuple(Group(self.key, self.indices[part], self.notes[part], cut(self.x, part), cut(self.y, part),
+                           cut(self.mask, part)) for part in (head, tail))  # type: ignore[return-value]
 
     @staticmethod
     def take(groups: list["Group"], n: int | None) -> tuple["Group", list["Group"]]:
@@ -89,6 +95,7 @@ class Group:
             [notes for g in groups for notes in g.notes],
             None if groups[0].x is None else _join([g.x for g in groups]),
             _join([g.y for g in groups]),
+            None if groups[0].mask is None else _join([g.mask for g in groups]),
         )
         if n is None or n >= len(whole):
             return whole, []
@@ -97,7 +104,7 @@ class Group:
 
     def pin_memory(self) -> "Group":
         """Page-locked copies (the DataLoader's pin thread calls this on CUDA)."""
-        self.x, self.y = _pin(self.x), _pin(self.y)  # type: ignore[assignment]
+        self.x, self.y, self.mask = _pin(self.x), _pin(self.y), _pin(self.mask)  # type: ignore[assignment]
         return self
 
 
@@ -145,7 +152,7 @@ class PairDataset(Dataset):
     def _decode(self, index: int) -> Decoded:
         pair = self.pairs[index]
         try:
-            if self.gpu_jpeg and not self.options.strict:
+            if self.gpu_jpeg and not self.options.strict and pair.mask is None:
                 encoded = encoded_pair(pair, self.options.max_pixels)
                 if encoded is not None:
                     return Decoded(index, *encoded)
@@ -154,7 +161,7 @@ class PairDataset(Dataset):
                 notes = (*y.notes, *image_notes(y.mode, y.icc_profile, y.data.shape[0], None))
                 return self._checked(Decoded(index, None, y.data, notes), pair)
             x = self.read(pair.reference)
-            return self._checked(Decoded(index, *self._align(pair, x, y)), pair)
+            return self._masked(self._checked(Decoded(index, *self._align(pair, x, y)), pair), pair, x)
         except InputError as exc:
             return Decoded(index, error=str(exc))
         except Exception as exc:  # a pair must never stop the run
@@ -166,6 +173,18 @@ class PairDataset(Dataset):
         if refused:
             return Decoded(item.index, error=str(InputError(pair.candidate, f"--strict: {'; '.join(refused)}")))
         return item
+
+    def _masked(self, item: Decoded, pair: Pair, golden: RawImage) -> Decoded:
+        """Attach the pair's mask (read at the golden file's size, then brought to the
+        compared size when the reference was resized) and its note."""
+        if pair.mask is None or item.error is not None:
+            return item
+        _, height, width = golden.data.shape
+        keep = torch.from_numpy(read_mask(pair.mask, height, width, pair.reference))
+        size = tuple(item.x.shape[-2:])  # type: ignore[union-attr]
+        if size != (height, width):
+            keep = torch.nn.functional.interpolate(keep[None, None].float(), size=size, mode="nearest")[0, 0] > 0
+        return Decoded(item.index, item.x, item.y, (*item.notes, ignored_note(keep.numpy())), mask=keep)
 
     def _align(self, pair: Pair, x: RawImage, y: RawImage) -> tuple[Tensor, Tensor, tuple[str, ...]]:
         """Match channels (gray -> RGB) and sizes (error, or resize one side), noting each conversion."""
@@ -201,7 +220,8 @@ def unstack(chunk: Chunk) -> Iterator[Decoded]:
     yield from chunk.failed
     for group in chunk.groups:
         for i, index in enumerate(group.indices):
-            yield Decoded(index, None if group.x is None else group.x[i], group.y[i], group.notes[i])
+            yield Decoded(index, None if group.x is None else group.x[i], group.y[i], group.notes[i],
+                          mask=None if group.mask is None else group.mask[i])
 
 
 def collate(items: list[Decoded]) -> Chunk:
@@ -221,6 +241,7 @@ def collate(items: list[Decoded]) -> Chunk:
                 [m.notes for m in members],
                 None if members[0].x is None else _stack([m.x for m in members]),  # type: ignore[misc]
                 _stack([m.y for m in members]),  # type: ignore[misc]
+                None if members[0].mask is None else torch.stack([m.mask for m in members]),  # type: ignore[misc]
             )
         )
     return chunk

@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from imgloss.errors import EXIT_FAILED_CHECK, EXIT_OK, ImglossError, InputError
 from imgloss.io import Background
+from imgloss.io.masks import MaskSpec
 from imgloss.gate.junit import JUnitCase
 from imgloss.report.summary import Summary, format_value
 from imgloss.report.writers import Writer
@@ -63,6 +64,8 @@ class Heatmaps:
     max_pixels: int | None = None
     scale: str = "fixed"
     metric_maps: MapWriter | None = None
+    #: Each masked pair's ignore regions by key: drawn as "no value" in both maps.
+    masks: Mapping[str, MaskSpec] = field(default_factory=dict)
 
     def path_for(self, key: str) -> Path:
         """``folder/<key>.diff.png``: the pair's relative path, so names never collide."""
@@ -70,14 +73,20 @@ class Heatmaps:
 
     def draw(self, result: PairResult) -> Path:
         """Write the heatmap of ``result``'s pair; raises ImglossError or OSError."""
+        import torch
+
         from imgloss.gate.heatmap import write_heatmap
         from imgloss.io import read_image
+        from imgloss.io.masks import read_mask
 
         def read(path: str | None) -> Any:
             return read_image(str(path), background=self.background, max_pixels=self.max_pixels).tensor
 
         path = self.path_for(result.key)
-        write_heatmap(path, read(result.reference), read(result.candidate), self.scale)
+        reference = read(result.reference)
+        spec = self.masks.get(result.key)
+        mask = None if spec is None else read_mask(spec, *reference.shape[-2:], result.reference)
+        write_heatmap(path, reference, read(result.candidate), self.scale, None if mask is None else torch.from_numpy(mask))
         return path
 
 

@@ -12,6 +12,7 @@ from typing import Literal
 
 from imgloss.errors import InputError, UsageError
 from imgloss.io.limits import describe_error
+from imgloss.io.masks import MaskSpec, is_mask_file
 from imgloss.signals import check as check_stop
 
 #: Lowercase file suffixes listed as images when scanning folders (case-insensitive).
@@ -30,6 +31,8 @@ class Pair:
     reference: Path | None
     candidate: Path
     key: str
+    #: The pair's ignore regions (:mod:`imgloss.io.masks`), None: every pixel compared.
+    mask: MaskSpec | None = None
 
 
 @dataclass
@@ -66,7 +69,8 @@ def pair_inputs(
     Two folders: every image (suffix in :data:`IMAGE_EXTENSIONS`, case-insensitive)
     under each folder, recursively unless ``recursive=False``, is keyed by its path
     relative to its folder; equal keys pair, the rest are listed as unmatched (never
-    paired by position). Hidden files and folders (name starting with ".") are skipped.
+    paired by position). Hidden files and folders (name starting with ".") and mask
+    images (``*.mask.png``, ``_mask.png``: :mod:`imgloss.io.masks`) are skipped.
     ``glob`` keeps only relative POSIX paths matching the pattern on both sides
     (:func:`fnmatch.fnmatchcase`: ``*`` also crosses "/", so ``"*.png"`` matches
     ``"a/b.png"``; a ``"**/"`` may also match nothing, so ``"**/*.png"`` matches
@@ -178,7 +182,7 @@ def _scan(root: Path, *, recursive: bool, glob: str | None) -> tuple[dict[str, P
             raise InputError(folder, f"cannot list folder ({describe_error(exc)})") from None
         subfolders = []
         for entry in entries:
-            if entry.name.startswith("."):
+            if entry.name.startswith(".") or is_mask_file(entry.name):
                 continue
             rel = prefix + entry.name
             wanted = glob is None or glob_matches(rel, glob)
