@@ -13,7 +13,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from imgloss.errors import EXIT_OK, InputError, OutputError, UsageError
 from imgloss.io import Pair, Pairing, list_inputs, pair_inputs
-from imgloss.io.masks import IgnoreRule, Rect, attach_masks, parse_rect
+from imgloss.io.masks import IgnoreRule, MaskSpec, Rect, attach_masks, parse_rect, read_mask
 from imgloss.engine.options import EngineOptions
 from imgloss.metrics.registry import PRESETS, parse_metric_specs
 from imgloss.options import ENGINE, MASKING, PAIRING, SCALE, defaults
@@ -209,13 +209,16 @@ def execute(
 
 
 def write_maps(
-    folder: Path, result: PairResult, metrics: Sequence[Any], options: Mapping[str, Any]
+    folder: Path, result: PairResult, metrics: Sequence[Any], options: Mapping[str, Any],
+    mask: MaskSpec | None = None,
 ) -> list[Path]:
     """Write the map of each of ``metrics`` (MetricSpecs) that has one, for a scored
     pair (:mod:`imgloss.metrics.maps`), and with ``options["breakdown"]`` one map per
     part (tap, W-SSIM term) as ``<key>.<column>-<part>.png``; the images are re-read as
     the engine read them (the candidate resized to the reference when their sizes
-    differ). Returns the files."""
+    differ). With the pair's ``mask``, the candidate is filled with the reference where
+    pixels are ignored (as scoring does) and those pixels have no value (grey). Returns
+    the files."""
     from imgloss.io import match_channels, read_image, resize_to
     from imgloss.metrics.maps import MAPPED, metric_maps
     from imgloss.report.maps import map_path, write_map
@@ -230,12 +233,22 @@ def write_maps(
 
     x, y = match_channels(read(result.reference), read(result.candidate))
     y = resize_to(y, tuple(x.shape[-2:]))
+    keep = None if mask is None else read_mask(mask, *x.shape[-2:], result.reference)
+    if keep is not None:
+        import torch
+
+        from imgloss.metrics.masks import fill
+
+        y = fill(y, x, torch.from_numpy(keep))
     written = []
     for spec in wanted:
         maps = metric_maps(spec, x[None], y[None], options.get("weights"), bool(options.get("breakdown")))
         for column, (kind, values) in maps.items():
             path = map_path(folder, result.key, column)
-            write_map(path, values.double().cpu().numpy(), kind, f"{column}: {Path(result.key).name}")
+            drawn = values.double().cpu().numpy()
+            if keep is not None and drawn.shape == keep.shape:
+                drawn[~keep] = float("nan")
+            write_map(path, drawn, kind, f"{column}: {Path(result.key).name}")
             written.append(path)
     return written
 

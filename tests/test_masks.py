@@ -293,3 +293,14 @@ def test_check_with_a_mask_as_a_real_process(tmp_path: Path, run_module) -> None
     done = run_module("check", golden, cand, "--max", "mse=0", "--min", "ssim=1", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "clock.png: mask: 15% of pixels ignored" in done.stdout
+
+
+def test_metric_maps_leave_the_ignored_region_without_a_value(tmp_path: Path, invoke) -> None:
+    golden, cand = masked_folders(tmp_path)
+    save(cand / "clock.png", np.zeros((32, 40, 3), np.uint8))  # differs everywhere
+    maps = tmp_path / "maps"
+    assert invoke("compare", golden, cand, "-m", "mae", "--maps", maps, "--workers", "0").exit_code == 0
+    picture = np.asarray(Image.open(next(maps.glob("clock.png.mae*.png"))).convert("RGB"))
+    plain = np.asarray(Image.open(next(maps.glob("plain.png.mae*.png"))).convert("RGB"))
+    grey = (picture == NO_VALUE).all(axis=-1).sum()
+    assert grey >= 16 * 12 and grey > (plain == NO_VALUE).all(axis=-1).sum() + 16 * 12 - 1

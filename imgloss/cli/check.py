@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional, Sequence
+from typing import TYPE_CHECKING, Annotated, Any, Mapping, Optional, Sequence
 
 import typer
 
@@ -20,6 +20,7 @@ from imgloss.options import CHECK, ENGINE, MASKING, PAIRING, SCALE
 
 if TYPE_CHECKING:
     from imgloss.gate.verdicts import MapWriter, Unpaired
+    from imgloss.io.masks import MaskSpec
     from imgloss.run import Outcome, Prepared
     from imgloss.config import Config
     from imgloss.io import Pairing
@@ -234,8 +235,8 @@ def _score(
     diff_dir = settings["diff_dir"]
     heatmaps = None
     if diff_dir is not None:
-        maps = _map_writer(diff_dir, settings, info.options.get("ssim_convention") or "imgloss")
         masks = {pair.key: pair.mask for pair in prepared.pairs if pair.mask is not None}
+        maps = _map_writer(diff_dir, settings, info.options.get("ssim_convention") or "imgloss", masks)
         heatmaps = Heatmaps(diff_dir, settings["background"], settings["max_pixels"], settings["heatmap_scale"], maps,
                             masks)
     with progress_bar(len(prepared.pairs), settings["quiet"]) as advance:
@@ -256,16 +257,16 @@ def _score(
     return outcome, judged.seconds
 
 
-def _map_writer(folder: Path, settings: dict[str, Any], convention: str) -> MapWriter:
+def _map_writer(folder: Path, settings: dict[str, Any], convention: str, masks: Mapping[str, MaskSpec]) -> MapWriter:
     """Writes a failing pair's maps of the failed columns into ``folder`` as ``compare
     --maps`` does (:func:`imgloss.run.write_maps`: the run's SSIM convention, weights,
-    reading options and ``--breakdown``)."""
+    reading options and ``--breakdown``; ``masks``: each masked pair's ignore regions)."""
     from imgloss import run
     from imgloss.metrics.registry import MetricSpec
 
     def write(result: PairResult, columns: Sequence[str]) -> list[Path]:
         specs = [MetricSpec.parse(column, variants={"ssim": convention}) for column in columns]
-        return run.write_maps(folder, result, specs, settings)
+        return run.write_maps(folder, result, specs, settings, masks.get(result.key))
 
     return write
 

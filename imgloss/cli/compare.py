@@ -91,6 +91,7 @@ def run_scoring(
         with progress_bar(len(prepared.pairs), quiet) as advance:
 
             maps = values.get("maps")
+            masks = {pair.key: pair.mask for pair in prepared.pairs if pair.mask is not None}
 
             def on_result(result: PairResult) -> None:
                 advance()
@@ -98,7 +99,8 @@ def run_scoring(
                     error_line(result.error)
                 elif maps is not None:
                     try:
-                        run.write_maps(maps, result, prepared.evaluator.options.metrics, request.options)
+                        run.write_maps(maps, result, prepared.evaluator.options.metrics, request.options,
+                                       masks.get(result.key))
                     except (ImglossError, OSError, ValueError) as exc:
                         error_line(f"{result.candidate}: map not written: {exc}", "warning")
 
