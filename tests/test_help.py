@@ -41,3 +41,30 @@ def test_metric_help_names_the_metrics_command(help_text) -> None:
 def test_shell_completion_is_on(help_text) -> None:
     text = help_text()
     assert "--install-completion" in text and "--show-completion" in text
+
+
+COMMANDS = [(), ("compare",), ("score",), ("check",), ("report",), ("merge",), ("demo",), ("metrics",), ("weights",),
+            ("weights", "status"), ("weights", "download"), ("weights", "import"), ("weights", "verify")]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "imgloss")
+def test_no_type_placeholders_in_any_help(command: tuple[str, ...], help_text) -> None:
+    text = help_text(*command)
+    found = re.findall(r"<(?:bool|path|str|int|float|list[^>]*|int range|file|dir)>", text)
+    assert found == [], f"imgloss {' '.join(command)} --help shows {found}:\n{text}"
+    help_line = next(line for line in text.splitlines() if "--help" in line)
+    assert re.match(r"│ --help +-h +Show this message", help_line), help_line
+
+
+@pytest.mark.parametrize(("command", "rows"), [
+    (("compare",), [r"REFERENCE +PATH ", r"CANDIDATE +PATH "]),
+    (("check",), [r"GOLDEN +PATH ", r"CANDIDATE +PATH "]),
+    (("report",), [r"RESULTS +PATH "]),
+    (("merge",), [r"PARTS +PATH\.\.\. "]),
+    (("weights", "import"), [r"FILE +PATH "]),
+    (("weights", "download"), [r"BACKBONE +One of"]),
+])
+def test_arguments_show_their_name_and_path_kind(command: tuple[str, ...], rows: list[str], help_text) -> None:
+    text = help_text(*command)
+    for row in rows:
+        assert re.search(row, text), f"{row!r} not in:\n{text}"

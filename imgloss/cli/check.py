@@ -300,7 +300,7 @@ def _update_golden(
     return exit_code(results, unpaired, fail_on_missing, accepted=True)
 
 
-Results = Annotated[Path, typer.Argument(help="JSON results of check or compare (--format json).", show_default=False)]
+Results = Annotated[Path, typer.Argument(metavar="RESULTS", help="JSON results of check or compare (--format json).", show_default=False)]
 
 
 @takes(("output",))

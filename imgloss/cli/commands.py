@@ -18,6 +18,7 @@ from imgloss.cli.check import CHECK_EPILOG, check, report
 from imgloss.cli.merge import MERGE_EPILOG, merge
 from imgloss.cli.demo import demo
 from imgloss.cli.console import stop
+from imgloss.cli.help import Command, Group
 from imgloss.signals import Stopped, finished, install
 from imgloss.cli.weights import app as weights_app
 
@@ -30,18 +31,19 @@ app = typer.Typer(
     add_completion=True,
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
+    cls=Group,
 )
 
 
-app.command(epilog=COMPARE_EPILOG)(compare)
-app.command(epilog=SCORE_EPILOG)(score)
-app.command(epilog=CHECK_EPILOG)(check)
-app.command()(report)
-app.command(epilog=MERGE_EPILOG)(merge)
-app.command()(demo)
+app.command(epilog=COMPARE_EPILOG, cls=Command)(compare)
+app.command(epilog=SCORE_EPILOG, cls=Command)(score)
+app.command(epilog=CHECK_EPILOG, cls=Command)(check)
+app.command(cls=Command)(report)
+app.command(epilog=MERGE_EPILOG, cls=Command)(merge)
+app.command(cls=Command)(demo)
 
 
-@app.command("metrics")
+@app.command("metrics", cls=Command)
 def list_metrics() -> None:
     """List every metric and preset: direction, weights, range, source."""
     from rich.table import Table

@@ -24,7 +24,7 @@ Parts are --format json outputs or --resume files of one run: the same version a
 
 Exit codes: as the run would have given (0 all scored, 3 some pairs unreadable or unmatched; for check parts 1 a threshold failed), 2 parts that do not belong together, 3 a part unreadable or corrupt, or pairs missing or in two parts."""
 
-Parts = Annotated[List[Path], typer.Argument(help="Result files of the parts: --format json outputs or --resume files.",
+Parts = Annotated[List[Path], typer.Argument(metavar="PARTS", help="Result files of the parts: --format json outputs or --resume files.",
                                              show_default=False)]
 
 

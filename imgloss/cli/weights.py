@@ -15,6 +15,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from imgloss.cli.console import expected_failures, stderr
+from imgloss.cli.help import Command, Group
 from imgloss.cli.options import option_values, takes
 from imgloss.weights.checkpoint import BACKBONES
 
@@ -24,12 +25,13 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=Group,
 )
 
 BACKBONE_CHOICES = BACKBONES
 _NAMES = ", ".join(BACKBONES)
 
-Backbone = Annotated[str, typer.Argument(help=f"One of {_NAMES}.")]
+Backbone = Annotated[str, typer.Argument(metavar="BACKBONE", help=f"One of {_NAMES}.")]
 
 
 def _check_backbone(value: str, choices: tuple[str, ...] = BACKBONE_CHOICES) -> str:
@@ -52,11 +54,11 @@ def _unverified_note() -> None:
         )
 
 
-@app.command()
+@app.command(cls=Command)
 @takes(("weights",))
 def status(
     ctx: typer.Context,
-    backbone: Annotated[str, typer.Option(help=f"{_NAMES} or all.")] = "all",
+    backbone: Annotated[str, typer.Option(metavar="NAME", help=f"{_NAMES} or all.")] = "all",
     **options: Any,
 ) -> None:
     """Show each place looked in for the weights, what is there and whether it verifies."""
@@ -89,10 +91,10 @@ def status(
     _unverified_note()
 
 
-@app.command()
+@app.command(cls=Command)
 def download(
     backbone: Backbone = "vgg19",
-    url: Annotated[Optional[str], typer.Option(help="Fetch from this URL (a mirror) instead of torchvision's.",
+    url: Annotated[Optional[str], typer.Option(metavar="URL", help="Fetch from this URL (a mirror) instead of torchvision's.",
                                                show_default=False)] = None,
 ) -> None:
     """Fetch torchvision's official file, verify it and keep its features in the cache.
@@ -117,11 +119,11 @@ def download(
     _unverified_note()
 
 
-@app.command("import")
+@app.command("import", cls=Command)
 def import_(
-    file: Annotated[Path, typer.Argument(help="A torchvision VGG/AlexNet checkpoint (vgg19-dcbb9e9d.pth) or LPIPS linear layers (vgg.pth).",
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="A torchvision VGG/AlexNet checkpoint (vgg19-dcbb9e9d.pth) or LPIPS linear layers (vgg.pth).",
                                          show_default=False)],
-    backbone: Annotated[str, typer.Option(help=f"auto or one of {_NAMES} (auto: from the hash or the keys).")] = "auto",
+    backbone: Annotated[str, typer.Option(metavar="NAME", help=f"auto or one of {_NAMES} (auto: from the hash or the keys).")] = "auto",
 ) -> None:
     """Verify an offline weights file and copy its features into imgloss's cache."""
     from imgloss import weights as store
@@ -134,7 +136,7 @@ def import_(
     _unverified_note()
 
 
-@app.command()
+@app.command(cls=Command)
 @takes(("weights",))
 def verify(ctx: typer.Context, backbone: Backbone = "vgg19", **options: Any) -> None:
     """Check the file a run would use; exit 4 if it is missing or refused."""
