@@ -18,6 +18,8 @@ from imgloss.metrics.perceptual import PerceptualLoss
 from imgloss.metrics.registry import MetricSpec
 from imgloss.metrics.style import StyleLoss
 
+pytestmark = pytest.mark.slow  # hundreds of tiny tiles per pair: the slow tier
+
 CPU = torch.device("cpu")
 
 

@@ -14,6 +14,8 @@ from torch import nn
 
 from imgloss.functional import charbonnier, mae, mse, psnr, ssim, ssim_map, tv, wssim
 from imgloss.losses import (
+
+pytestmark = pytest.mark.slow  # optimisation loops and torch.compile: the slow tier
     CharbonnierLoss,
     CombinedLoss,
     MAELoss,
@@ -159,7 +161,6 @@ COMPILED = {
 }
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", list(COMPILED))
 def test_compiles_with_fullgraph_and_matches_eager(name: str) -> None:
     """No graph break (no host sync, no untraceable call) in any non-VGG loss; the
