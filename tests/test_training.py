@@ -15,7 +15,6 @@ from torch import nn
 from imgloss.functional import charbonnier, mae, mse, psnr, ssim, ssim_map, tv, wssim
 from imgloss.losses import (
 
-pytestmark = pytest.mark.slow  # optimisation loops and torch.compile: the slow tier
     CharbonnierLoss,
     CombinedLoss,
     MAELoss,
@@ -25,6 +24,8 @@ pytestmark = pytest.mark.slow  # optimisation loops and torch.compile: the slow 
     TVLoss,
     WSSIMLoss,
 )
+
+pytestmark = pytest.mark.slow  # optimisation loops and torch.compile: the slow tier
 
 
 def target(size: int = 16, seed: int = 0) -> torch.Tensor:
