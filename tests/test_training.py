@@ -14,7 +14,6 @@ from torch import nn
 
 from imgloss.functional import charbonnier, mae, mse, psnr, ssim, ssim_map, tv, wssim
 from imgloss.losses import (
-
     CharbonnierLoss,
     CombinedLoss,
     MAELoss,
