@@ -22,6 +22,7 @@ def folders(tmp_path: Path) -> tuple[Path, Path]:
     return make_folders(tmp_path)
 
 
+@pytest.mark.slow
 def test_identical_pairs_pass_exit_0(folders, invoke) -> None:
     golden, cand = folders
     result = invoke("check", golden / "same.png", cand / "same.png", *LIMITS)
@@ -56,6 +57,7 @@ def test_missing_candidate_warns_and_fails_only_with_fail_on_missing(folders, in
     assert str(golden / "sub" / "same2.png") in line and "no candidate" in line
 
 
+@pytest.mark.slow
 def test_unreadable_pair_wins_over_a_failure_exit_3(folders, invoke) -> None:
     golden, cand = folders
     (cand / "same.png").write_bytes(b"not an image at all")

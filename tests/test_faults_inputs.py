@@ -55,6 +55,7 @@ def test_icc_profile_not_applied_is_a_note_and_srgb_needs_none(tmp_path) -> None
     assert notes_of(srgb, cand) == []
 
 
+@pytest.mark.slow
 def test_the_icc_note_reaches_every_format(tmp_path) -> None:
     """An embedded (non-sRGB) profile is noted in the table, CSV (last column), JSON,
     JSONL, check's CSV and JUnit, and the HTML report."""
@@ -151,6 +152,7 @@ def test_unsupported_files_in_folders_are_listed_and_counted(tmp_path) -> None:
     assert scored.exit_code == 3, scored.output
 
 
+@pytest.mark.slow
 def test_folders_nested_deeper_than_the_recursion_limit() -> None:
     # Outside pytest's tmp_path: its clean-up (shutil.rmtree) recurses and would fail on
     # this tree in every later session; it is deleted here without recursion.

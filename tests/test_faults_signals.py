@@ -73,6 +73,7 @@ def test_signals_at_seeded_random_moments(many, tmp_path) -> None:
         assert temp_files(tmp_path) == []
 
 
+@pytest.mark.slow
 def test_a_dying_decoding_worker_costs_only_its_pair(tmp_path, monkeypatch, invoke) -> None:
     ref, cand, names = pair_folders(tmp_path, 10)
     import imgloss.engine.loader as loader

@@ -18,6 +18,7 @@ def help_text(invoke):
     return run
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("command", "names"), [("compare", COMPARE), ("check", CHECK)])
 def test_panels_choices_and_no_placeholders(command: str, names: tuple[str, ...], help_text) -> None:
     text = help_text(command, columns=240)  # wide enough that no choice list folds

@@ -37,6 +37,7 @@ def browse(page: Path, tmp_path: Path, *args: str) -> subprocess.CompletedProces
     return subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=tmp_path)
 
 
+@pytest.mark.slow
 def test_one_hundred_failures_make_less_than_5_mb_of_html(tmp_path) -> None:
     rng = np.random.default_rng(0)
     noisy = []  # noise compresses worst; 4 distinct 128 x 128 heatmaps, each used by 25 pairs

@@ -133,12 +133,14 @@ def test_the_walk_finds_the_layers_and_the_torch_list_names_real_modules() -> No
     assert TORCH_MODULES - found == set(), "TORCH_MODULES names modules that no longer exist"
 
 
+@pytest.mark.slow
 def test_torch_free_modules_and_help_import_no_torch() -> None:
     result = probe(TORCH_FREE)
     assert result["asked"] == {}, "these imports reach torch: " + json.dumps(result["asked"], indent=1)
     assert result["failed"] == {} and result["torch"] is False, result
 
 
+@pytest.mark.slow
 def test_control_the_probe_catches_a_module_that_imports_torch() -> None:
     result = probe(["imgloss.errors", "imgloss.functional"])
     assert list(result["asked"]) == ["imgloss.functional"]

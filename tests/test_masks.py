@@ -237,6 +237,7 @@ def test_compare_applies_a_mask_file_beside_the_golden_file_and_notes_it(tmp_pat
     assert plain["metrics"]["mse"] > 0.01 and plain["notes"] == []
 
 
+@pytest.mark.slow
 def test_check_ignore_option_config_rules_and_a_masked_heatmap(tmp_path: Path, invoke) -> None:
     golden, cand = masked_folders(tmp_path)
     (golden / "clock.mask.png").unlink()

@@ -43,6 +43,7 @@ def test_equals_pytorch_msssim(shape: tuple[int, int, int, int]) -> None:
     assert 0.3 < float(ours.min()) < 0.99  # a real distortion, not a trivial value
 
 
+@pytest.mark.slow
 def test_identity_is_one_and_batch_equals_singles() -> None:
     x, y = pair(3, 3, 170, 181, seed=3)
     assert torch.allclose(ms_ssim(x, x.clone()), torch.ones(3, dtype=torch.float64), atol=1e-12)

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from imgloss.cli import console
 
 
+@pytest.mark.slow
 def test_plain_progress_lines_when_not_a_terminal(capsys) -> None:
     with console.progress_bar(10, quiet=False, every=0.05) as advance:
         for _ in range(4):

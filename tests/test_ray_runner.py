@@ -67,6 +67,7 @@ def test_ray_runner_streams_to_resume_and_shards(local_ray, folders, tmp_path) -
         assert all(x == y or math.isclose(float(x), float(y), rel_tol=1e-6, abs_tol=1e-6) for x, y in zip(a[2:-2], b[2:-2]))
 
 
+@pytest.mark.slow
 def test_an_unreachable_address_is_one_usage_line(folders, tmp_path) -> None:
     if ray.is_initialized():
         ray.shutdown()

@@ -95,6 +95,7 @@ def test_a_file_killed_while_writing_its_header_starts_over(folders, tmp_path, c
     assert len(log.read_text().splitlines()) == 1 + 12
 
 
+@pytest.mark.slow
 def test_resumed_shards_merge_to_the_full_run(folders, tmp_path, invoke, compare) -> None:
     root, ref, cand = folders
     full = compare(ref, cand, "--format", "json")
@@ -148,6 +149,7 @@ def _refused(invoke, args, code: int, log: Path, *needles: str) -> None:
     assert log.read_bytes() == before  # nothing overwritten
 
 
+@pytest.mark.slow
 def test_a_resume_file_of_another_run_is_refused_naming_the_difference(folders, tmp_path, compare, invoke) -> None:
     root, ref, cand = folders
     log = tmp_path / "r.jsonl"
@@ -177,6 +179,7 @@ def test_changed_inputs_are_refused(invoke, folders, tmp_path, compare) -> None:
         (ref / "d0" / "late.png").unlink()
 
 
+@pytest.mark.slow
 def test_files_that_are_not_resume_files_are_refused(invoke, folders, tmp_path, compare) -> None:
     root, ref, cand = folders
     base = ("compare", ref, cand, "-m", METRICS, "-q", "--resume")

@@ -37,6 +37,7 @@ def test_shard_numbers_are_pinned_hashes_of_the_relative_path() -> None:
     assert Shard.parse(" 2 / 8 ") == Shard(2, 8) and str(Shard(2, 8)) == "2/8"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spec", ["0/3", "4/3", "a/b", "3", "1/0", "-1/3"])
 def test_bad_shard_spec_is_a_usage_error(spec: str, run, invoke) -> None:
     with pytest.raises(UsageError, match="I/N"):
@@ -91,6 +92,7 @@ def test_merge_jsonl_is_a_header_then_the_single_runs_lines(run, invoke) -> None
     assert rows == single.stdout.splitlines()
 
 
+@pytest.mark.slow
 def test_check_shards_merge_to_the_full_check_and_check_from_judges_them(run, tmp_path, invoke) -> None:
     ref, cand, root = run["ref"], run["cand"], run["root"]
     common = ("--min", "ssim=0.965", "--workers", "0", "-q", "--format", "json")
@@ -115,6 +117,7 @@ def test_check_shards_merge_to_the_full_check_and_check_from_judges_them(run, tm
     assert judged.exit_code == 3 and set(statuses.values()) == {"pass", "fail", "error"}
 
 
+@pytest.mark.slow
 def test_check_from_needs_metadata_and_the_thresholded_column(run, tmp_path, invoke) -> None:
     plain = tmp_path / "plain.jsonl"
     invoke("compare", run["ref"], run["cand"], "-m", "psnr", "--format", "jsonl", "-o", plain, "-q")
@@ -158,6 +161,7 @@ def test_merge_names_duplicate_pairs(run, tmp_path, invoke) -> None:
              "in more than one part", "p2.json and", out=tmp_path / "out.json")
 
 
+@pytest.mark.slow
 def test_merge_refuses_other_options_versions_and_splits(run, tmp_path, invoke) -> None:
     root = run["root"]
     other = tmp_path / "psnr.json"

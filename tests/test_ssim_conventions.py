@@ -124,6 +124,7 @@ def test_reproduces_peer(convention: str, shape: tuple[int, int, int, int]) -> N
     check_peer(convention, shape)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("shape", DOWNSAMPLED, ids=lambda s: "x".join(map(str, s)))
 @pytest.mark.parametrize("convention", ["piq", "matlab"])
 def test_reproduces_downsampling_peer(convention: str, shape: tuple[int, int, int, int]) -> None:
@@ -138,6 +139,7 @@ def check_peer(convention: str, shape: tuple[int, int, int, int]) -> None:
     assert torch.allclose(ours, theirs.to(ours), atol=TOL, rtol=0), (ours, theirs)
 
 
+@pytest.mark.slow
 def test_conventions_really_differ() -> None:
     """The peers disagree on the same input (else the conventions would be pointless)."""
     x, y = (t.float() for t in pair(1, 1, 640, 650))
@@ -248,6 +250,7 @@ def test_cli_convention_from_config_and_bad_name(tmp_path: Path, invoke) -> None
     assert spec.exit_code == 2 and "Did you mean 'pytorch-msssim'" in spec.stderr
 
 
+@pytest.mark.slow
 def test_subprocess_metrics_lists_conventions() -> None:
     done = subprocess.run([sys.executable, "-m", "imgloss", "metrics"], capture_output=True, text=True,
                           timeout=120, env={**os.environ, "COLUMNS": "250"})

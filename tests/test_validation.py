@@ -259,6 +259,7 @@ def test_gram_distance_unknown_distance() -> None:
 # --------------------------------------------------------------------------- no asserts
 
 
+@pytest.mark.slow
 def test_no_assert_statements_in_package() -> None:
     root = Path(imgloss.__file__).resolve().parent
     files = sorted(root.rglob("*.py"))
