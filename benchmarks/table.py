@@ -42,8 +42,10 @@ def tables(report: dict) -> str:
 
 def main() -> None:
     for path in sorted(RESULTS.glob("*.json")):
-        print(tables(json.loads(path.read_text())))
-        print()
+        report = json.loads(path.read_text())
+        if "pairs" in report:  # engine runs (run_all.py); losses-*.json has its own layout
+            print(tables(report))
+            print()
 
 
 if __name__ == "__main__":
