@@ -78,22 +78,12 @@ def wssim_term_maps(
     with the names and weights of :func:`imgloss.metrics.wssim.wssim_terms`; each map is
     ``N x 1 x h x w`` at the term's own resolution (zero-padded SSIM, mean over the
     term's channels). ``sum(w * map.mean()) / sum(w) == 1 - wssim`` per image."""
-    from imgloss.metrics.ssim import ssim_map_unchecked
-    from imgloss.metrics.wavelet import dwt2
-    from imgloss.metrics.wssim import wssim_terms
+    from imgloss.metrics.wssim import ssim_term_maps
 
-    def dissimilarity(a: Tensor, b: Tensor) -> Tensor:
-        return 1 - ssim_map_unchecked(a, b, "same").mean(dim=1, keepdim=True)
-
-    maps = [dissimilarity(x, y)]
-    low_x, low_y = x, y
-    for level in range(1, levels + 1):
-        (low_x, *high_x), (low_y, *high_y) = dwt2(low_x, wavelet), dwt2(low_y, wavelet)
-        maps.append(dissimilarity(torch.cat(high_x[:2], dim=1), torch.cat(high_y[:2], dim=1)))
-        maps.append(dissimilarity(high_x[2], high_y[2]))
-    maps.append(dissimilarity(low_x, low_y))
-    terms = wssim_terms(x, y, wavelet, levels, r)
-    return [(name, weight, values) for (name, weight, _), values in zip(terms, maps)]
+    return [
+        (name, weight, 1 - values.mean(dim=1, keepdim=True))
+        for name, weight, values in ssim_term_maps(x, y, wavelet, levels, r)
+    ]
 
 
 def _parts(spec: MetricSpec, x: Tensor, y: Tensor, weights: str | None) -> tuple[dict[str, Tensor], Tensor]:

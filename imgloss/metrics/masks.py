@@ -36,8 +36,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from imgloss.metrics.registry import SSIM_CONVENTIONS, MetricSpec
-from imgloss.metrics.ssim import ssim_map, ssim_map_unchecked
-from imgloss.metrics.wavelet import dwt2_unchecked
+from imgloss.metrics.ssim import ssim_map
+from imgloss.metrics.wssim import ssim_term_maps
 
 #: W-SSIM's defaults, as the engine computes it (Haar, 2 levels, r = 0.7).
 _WSSIM_LEVELS, _WSSIM_R = 2, 0.7
@@ -90,21 +90,10 @@ def _ssim(spec: MetricSpec, function: Callable[..., Tensor], x: Tensor, y: Tenso
 def _wssim(spec: MetricSpec, function: Callable[..., Tensor], x: Tensor, y: Tensor, mask: Tensor) -> Tensor:
     """W-SSIM (:mod:`imgloss.metrics.wssim`, Haar, 2 levels, r = 0.7) with each term's
     SSIM map weighted by the mask resampled to that term's size."""
-    n, c = x.shape[:2]
-    terms = [(1.0, weighted_mean(ssim_map_unchecked(x, y, "same"), mask))]
-    carry, r = 1.0, _WSSIM_R
-    pair = torch.cat([x, y])
-    for level in range(1, _WSSIM_LEVELS + 1):
-        ll, lh, hl, hh = dwt2_unchecked(pair, "haar")
-        weights = resample(mask, tuple(ll.shape[-2:]))
-        last = level == _WSSIM_LEVELS
-        bands = [(carry * 2 * r * (1 - r), torch.cat([lh, hl], dim=1)), (carry * (1 - r) ** 2, hh)]
-        carry *= r * r
-        if last:
-            bands.append((carry, ll))
-        for weight, band in bands:
-            terms.append((weight, weighted_mean(ssim_map_unchecked(band[:n], band[n:], "same"), weights)))
-        pair = ll
+    terms = [
+        (weight, weighted_mean(values, resample(mask, tuple(values.shape[-2:]))))
+        for _, weight, values in ssim_term_maps(x, y, "haar", _WSSIM_LEVELS, _WSSIM_R)
+    ]
     return sum(w * v for w, v in terms) / sum(w for w, _ in terms)
 
 

@@ -32,9 +32,29 @@ def _check_options(wavelet: str, levels: int, r: float) -> None:
         raise ValueError(f"r must be in (0, 1), got {r!r}")
 
 
-def _channel_means(ssim: Tensor, groups: list[int]) -> list[Tensor]:
-    """Per-image means of consecutive channel groups of an SSIM map."""
-    return [part.mean(dim=(1, 2, 3)) for part in ssim.split(groups, dim=1)]
+def ssim_term_maps(
+    x: Tensor, y: Tensor, wavelet: str = "haar", levels: int = 2, r: float = 0.7, data_range: float = 1.0
+) -> list[tuple[str, float, Tensor]]:
+    """W-SSIM's terms as SSIM maps, unvalidated: ``(name, weight, map)`` in order, each map
+    ``N x C_term x h x w`` (zero-padded SSIM) at the term's own resolution. The one
+    level loop behind :func:`wssim_terms`, the masked W-SSIM and the W-SSIM maps."""
+    n, c = x.shape[:2]
+    terms = [("image", 1.0, ssim_map_unchecked(x, y, "same", data_range))]
+    carry = 1.0
+    pair = torch.cat([x, y])  # x and y share each transform
+    for level in range(1, levels + 1):
+        ll, lh, hl, hh = dwt2_unchecked(pair, wavelet)
+        last = level == levels
+        bands = torch.cat([lh, hl, hh, ll] if last else [lh, hl, hh], dim=1)
+        groups = [2 * c, c, c] if last else [2 * c, c]
+        maps = ssim_map_unchecked(bands[:n], bands[n:], "same", data_range).split(groups, dim=1)
+        terms.append((f"LH+HL{level}", carry * 2 * r * (1 - r), maps[0]))
+        terms.append((f"HH{level}", carry * (1 - r) ** 2, maps[1]))
+        carry *= r * r
+        if last:
+            terms.append((f"LL{levels}", carry, maps[2]))
+        pair = ll
+    return terms
 
 
 def wssim_terms(
@@ -62,23 +82,10 @@ def wssim_terms(
     check_positive("data_range", data_range)
     check_pair(x, y, check_values=check_values, data_range=data_range)
     _check_options(wavelet, levels, r)
-    n, c = x.shape[:2]
-    terms = [("image", 1.0, ssim_map_unchecked(x, y, "same", data_range).mean(dim=(1, 2, 3)))]
-    carry = 1.0
-    pair = torch.cat([x, y])  # x and y share each transform
-    for level in range(1, levels + 1):
-        ll, lh, hl, hh = dwt2_unchecked(pair, wavelet)
-        last = level == levels
-        bands = torch.cat([lh, hl, hh, ll] if last else [lh, hl, hh], dim=1)
-        groups = [2 * c, c, c] if last else [2 * c, c]
-        values = _channel_means(ssim_map_unchecked(bands[:n], bands[n:], "same", data_range), groups)
-        terms.append((f"LH+HL{level}", carry * 2 * r * (1 - r), values[0]))
-        terms.append((f"HH{level}", carry * (1 - r) ** 2, values[1]))
-        carry *= r * r
-        if last:
-            terms.append((f"LL{levels}", carry, values[2]))
-        pair = ll
-    return terms
+    return [
+        (name, weight, values.mean(dim=(1, 2, 3)))
+        for name, weight, values in ssim_term_maps(x, y, wavelet, levels, r, data_range)
+    ]
 
 
 def wssim(
