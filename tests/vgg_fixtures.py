@@ -34,10 +34,16 @@ def standin_state(backbone: str) -> dict[str, torch.Tensor]:
 
 @pytest.fixture(scope="session")
 def standin_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder holding every stand-in under the official names (vgg19-dcbb9e9d.pth ...)."""
-    folder = tmp_path_factory.mktemp("standin")
-    for backbone in BACKBONES:
-        torch.save(standin_state(backbone), folder / weights.OFFICIAL[backbone].filename)
+    """A folder holding every stand-in under the official names (vgg19-dcbb9e9d.pth ...).
+
+    Each importing module gets its own copy of this fixture, so the folder lives at a fixed
+    place under the session's base temp and is written once: 142 MB per run, not per module."""
+    folder = tmp_path_factory.getbasetemp() / "standin"
+    if not folder.is_dir():
+        partial = tmp_path_factory.mktemp("standin-partial")
+        for backbone in BACKBONES:
+            torch.save(standin_state(backbone), partial / weights.OFFICIAL[backbone].filename)
+        partial.rename(folder)
     return folder
 
 
