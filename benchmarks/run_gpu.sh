@@ -16,7 +16,7 @@ py=${PYTHON:-python3}
   $py -c "import os, torch, torchvision; print('torch', torch.__version__, 'torchvision', torchvision.__version__, torch.cuda.get_device_name(), os.cpu_count(), 'cores')"
 } 2>&1 | tee "$out/machine.txt"
 timeout 150 $py -m pytest -q -p no:cacheprovider -m gpu tests 2>&1 | tail -15 | tee "$out/pytest_gpu.txt"
-timeout 240 $py benchmarks/run_all.py --device cuda --pairs 600 --size 512 2>&1 | tee "$out/run_all_cuda.txt"
+timeout 240 $py benchmarks/run_all.py --device cuda --pairs 600 --size 512 --repeats 1 2>&1 | tee "$out/run_all_cuda.txt"
 timeout 90 $py benchmarks/bench_metrics.py --device cuda --batch 16 --size 512 --reps 5 2>&1 | tee "$out/bench_metrics_cuda.txt"
 timeout 60 $py benchmarks/bench_losses.py --device cuda --reps 10 2>&1 | tee "$out/bench_losses_cuda.txt"
 timeout 90 $py benchmarks/bench_large.py --size 8192 -m perceptual -m style --cuda --max-memory 3G \

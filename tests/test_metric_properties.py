@@ -338,3 +338,43 @@ def test_one_sided_gradients_equal_the_two_sided_ones(name: str) -> None:
     torch.testing.assert_close(only_x, both[0], rtol=0, atol=1e-12)
     torch.testing.assert_close(only_y, both[1], rtol=0, atol=1e-12)
     assert both[0].abs().sum() > 0 and both[1].abs().sum() > 0
+
+
+@pytest.mark.parametrize("padding", ["valid", "same"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_cpu_chunked_map_equals_the_whole_batch_map(monkeypatch: pytest.MonkeyPatch, padding: str, dtype: torch.dtype) -> None:
+    """Without gradients the CPU map goes in chunks of channel planes; with a budget of
+    one plane and two planes per chunk the values are the whole-batch map's."""
+    from imgloss.functional import ssim_map
+    from imgloss.metrics import ssim_kernel
+
+    generator = torch.Generator().manual_seed(3)
+    x = torch.rand(3, 3, 23, 31, generator=generator, dtype=dtype)
+    y = (x + 0.2 * torch.rand(x.shape, generator=generator, dtype=dtype)).clamp(0, 1)
+    with torch.no_grad():
+        whole = ssim_map(x, y, padding)
+        values = wssim(x, y)
+        for planes in (1, 2):
+            border = 10 if padding == "same" else 0
+            plane_bytes = 5 * (23 + border) * (31 + border) * x.element_size()
+            monkeypatch.setattr(ssim_kernel, "CPU_CHUNK_BYTES", planes * plane_bytes)
+            calls = []
+            original = ssim_kernel.conv_forward
+            monkeypatch.setattr(ssim_kernel, "conv_forward", lambda *a: calls.append(a[0].shape) or original(*a))
+            chunked = ssim_map(x, y, padding)
+            assert len(calls) >= 9 // planes and all(shape[0] <= planes for shape in calls)
+            torch.testing.assert_close(chunked, whole, rtol=0, atol=1e-12 if dtype == torch.float64 else 1e-6)
+            torch.testing.assert_close(wssim(x, y), values, rtol=0, atol=1e-12 if dtype == torch.float64 else 1e-6)
+            monkeypatch.setattr(ssim_kernel, "conv_forward", original)
+
+
+def test_maps_with_gradients_are_never_chunked(monkeypatch: pytest.MonkeyPatch) -> None:
+    from imgloss.metrics import ssim_kernel
+
+    monkeypatch.setattr(ssim_kernel, "CPU_CHUNK_BYTES", 1)
+    x = torch.rand(2, 3, 16, 16, requires_grad=True)
+    calls = []
+    original = ssim_kernel.conv_forward
+    monkeypatch.setattr(ssim_kernel, "conv_forward", lambda *a: calls.append(a[0].shape) or original(*a))
+    ssim(x, torch.rand(2, 3, 16, 16)).sum().backward()
+    assert calls == [torch.Size([2, 3, 16, 16])] and x.grad is not None

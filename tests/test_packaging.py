@@ -23,7 +23,8 @@ def test_license_file_is_mit_and_declared() -> None:
 def test_py_typed_and_samples_are_package_data() -> None:
     globs = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["imgloss"]
     assert (PACKAGE / "py.typed").is_file() and "py.typed" in globs
-    samples = sorted(p.relative_to(PACKAGE) for p in (PACKAGE / "samples").rglob("*") if p.is_file() and p.suffix != ".py")
+    samples = sorted(p.relative_to(PACKAGE) for p in (PACKAGE / "samples").rglob("*")
+                     if p.is_file() and p.suffix not in (".py", ".pyc"))  # code ships as code, bytecode is Python's
     assert len([p for p in samples if p.suffix == ".png"]) == 11
     declared = {p.relative_to(PACKAGE) for glob in globs for p in PACKAGE.glob(glob)}
     assert set(samples) <= declared  # every sample ships in the wheel (setuptools expands the same globs)

@@ -36,6 +36,9 @@ RADIUS = WINDOW_SIZE // 2
 KERNELS = ("auto", "conv", "triton")
 KERNEL = os.environ.get("IMGLOSS_SSIM_KERNEL", "auto").strip().lower() or "auto"
 _FUSED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
+#: Bytes of moment stack per chunk of a gradient-free CPU map (:func:`ssim_map_raw`);
+#: 4-8 MB measured fastest on the 2-core CPU (8 MB L3).
+CPU_CHUNK_BYTES = 8 << 20
 
 
 def _gaussian(dtype: torch.dtype, device: torch.device) -> Tensor:
@@ -186,9 +189,42 @@ class _SSIMMap(torch.autograd.Function):
         )
 
 
+def _planes_per_chunk(x: Tensor, same: bool) -> int | None:
+    """How many channel planes one chunk of a gradient-free CPU map takes (its moment stack
+    within :data:`CPU_CHUNK_BYTES`), or None when the whole input fits in one."""
+    height, width = x.shape[-2:]
+    pad = 2 * RADIUS if same else 0
+    planes = max(1, CPU_CHUNK_BYTES // (5 * (height + pad) * (width + pad) * x.element_size()))
+    return planes if planes < x.shape[0] * x.shape[1] else None
+
+
+def _map_in_chunks(x: Tensor, y: Tensor, same: bool, c1: float, c2: float, planes: int) -> Tensor:
+    """The map computed over chunks of ``planes`` channel planes (every channel's map is
+    independent of the others), written into one output."""
+    n, c, height, width = x.shape
+    x, y = x.reshape(n * c, 1, height, width), y.reshape(n * c, 1, height, width)
+    trim = 0 if same else 2 * RADIUS
+    out = x.new_empty(n * c, 1, height - trim, width - trim)
+    for start in range(0, n * c, planes):
+        end = start + planes
+        out[start:end] = conv_forward(x[start:end], y[start:end], same, c1, c2, 0)[0]
+    return out.view(n, c, height - trim, width - trim)
+
+
 def ssim_map_raw(x: Tensor, y: Tensor, same: bool, c1: float, c2: float) -> Tensor:
-    """The SSIM map of validated inputs: ``same`` zero padding (5 px) or valid filtering."""
+    """The SSIM map of validated inputs: ``same`` zero padding (5 px) or valid filtering.
+
+    Without gradients on the CPU (the engine, any ``no_grad`` scoring) a large input is
+    computed in chunks of whole channel planes (:data:`CPU_CHUNK_BYTES`): the same values
+    (the map is per channel), 1.3-1.6x faster on a 2-core CPU at 8 x 3 x 512 x 512, because
+    a chunk's temporaries stay in cache and in the allocator's heap, where the whole
+    batch's 100 MB temporaries are fresh ``mmap`` pages whose faults cost as much as the
+    arithmetic."""
     save = 0
     if torch.is_grad_enabled():
         save = int(x.requires_grad) | 2 * int(y.requires_grad)
+    if not save and x.device.type == "cpu" and _backend(x) is None and not torch.compiler.is_compiling():
+        planes = _planes_per_chunk(x, same)
+        if planes is not None:
+            return _map_in_chunks(x, y, same, c1, c2, planes)
     return _SSIMMap.apply(x, y, same, c1, c2, save)[0]
