@@ -62,3 +62,24 @@ def test_step_summary_caps_rows_and_escapes_pipes() -> None:
     text = step_summary(results, info, Unpaired())
     rows = [line for line in text.splitlines() if line.startswith("| FAIL")]
     assert len(rows) == 50 and "a\\|0.png" in rows[0] and "… and 10 more" in text
+
+
+def test_notes_are_notices_and_shown_in_the_summary() -> None:
+    """Every conversion is a note in every output format: here a ``::notice`` per pair
+    with notes (passing or not) and the note beside the failing pair's reason."""
+    from imgloss.gate.github import annotations
+
+    passed = PairResult("gray.png", "r/gray.png", "c/gray.png", {"ssim": 1.0}, notes=("c/gray.png: gray converted to RGB",))
+    passed.extra["check"] = {"status": "pass", "failed": [], "message": "", "heatmap": None}
+    failed = PairResult("a.png", "r/a.png", "c/a.png", {"ssim": 0.5}, notes=("c/a.png: alpha composited on white",))
+    failed.extra["check"] = {"status": "fail", "failed": [{"metric": "ssim", "bound": "min", "limit": 0.9}],
+                             "message": "ssim = 0.5 < 0.9", "heatmap": None}
+    plain = PairResult("b.png", "r/b.png", "c/b.png", {"ssim": 1.0})
+    plain.extra["check"] = {"status": "pass", "failed": [], "message": "", "heatmap": None}
+    lines = annotations([passed, failed, plain], Unpaired([], []), fail_on_missing=False)
+    notices = [line for line in lines if line.startswith("::notice")]
+    assert notices == ["::notice file=c/gray.png,title=imgloss note%3A gray.png::c/gray.png: gray converted to RGB",
+                       "::notice file=c/a.png,title=imgloss note%3A a.png::c/a.png: alpha composited on white"]
+    assert len([line for line in lines if line.startswith("::error")]) == 1
+    text = step_summary([passed, failed, plain], RunInfo(["ssim"], {"ssim": True}, "cpu", {}), Unpaired([], []))
+    assert "| ssim min 0.9 (note: c/a.png: alpha composited on white) |" in text

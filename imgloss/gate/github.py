@@ -2,8 +2,9 @@
 
 :func:`annotations` gives one workflow command per failing or unreadable pair
 (``::error file=<candidate>,title=...::<reason>``; a golden file with no candidate is
-an error under ``--fail-on-missing``, else a ``::warning``), which GitHub shows on the
-run and on the pull request's files. :func:`step_summary` gives the Markdown that is
+an error under ``--fail-on-missing``, else a ``::warning``) and a ``::notice`` per pair
+whose inputs were converted (its notes: alpha composited, gray to RGB, ICC profile
+ignored, ...), which GitHub shows on the run and on the pull request's files. :func:`step_summary` gives the Markdown that is
 appended to ``$GITHUB_STEP_SUMMARY``: the counts, then a table of the failing and
 unreadable pairs, worst status first (at most :data:`SUMMARY_ROWS` rows).
 :func:`enabled` decides: ``--github``/``--no-github``, else on under
@@ -51,7 +52,8 @@ def _command(kind: str, file: str, title: str, message: str) -> str:
 
 
 def annotations(results: Sequence[PairResult], unpaired: Unpaired, fail_on_missing: bool) -> list[str]:
-    """One ``::error``/``::warning`` line per failing or unreadable pair and unpaired file."""
+    """One ``::error``/``::warning`` line per failing or unreadable pair and unpaired file,
+    one ``::notice`` per pair with notes."""
     lines = []
     for result in results:
         verdict = status(result)
@@ -60,6 +62,8 @@ def annotations(results: Sequence[PairResult], unpaired: Unpaired, fail_on_missi
                                   result.extra["check"]["message"]))
         elif verdict == ERROR:
             lines.append(_command("error", result.candidate, f"imgloss could not check: {result.key}", result.error or ""))
+        if result.notes:
+            lines.append(_command("notice", result.candidate, f"imgloss note: {result.key}", "; ".join(result.notes)))
     for path in unpaired.missing:
         lines.append(_command("error" if fail_on_missing else "warning", path, "imgloss: golden file has no candidate",
                               "golden file has no candidate"))
@@ -84,6 +88,7 @@ def step_summary(results: Sequence[PairResult], info: RunInfo, unpaired: Unpaire
         for result in bad[:SUMMARY_ROWS]:
             values = [format_value(result.metrics.get(c)) for c in info.columns]
             reason = failed_thresholds(result) if status(result) == FAIL else result.error or ""
+            reason += "".join(f" (note: {note})" for note in result.notes)
             lines.append(f"| {status(result).upper()} | {_cell(result.key)} | " + " | ".join(values) + f" | {_cell(reason)} |")
         if len(bad) > SUMMARY_ROWS:
             lines.append(f"\n… and {len(bad) - SUMMARY_ROWS} more failing or unreadable pair(s).")
