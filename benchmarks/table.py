@@ -36,7 +36,7 @@ def tables(report: dict) -> str:
         medians = report["startup"]["medians_s"]
         lines.append(f"- start-up: `import torch` {medians['import torch']:.2f} s, `imgloss compare a.png b.png -m ssim` "
                      f"{medians['compare -m ssim']:.2f} s ({report['startup']['compare_over_import_torch']:.2f}x, "
-                     f"target <= 1.25), `imgloss --help` {medians['--help']:.2f} s (target < 0.3)")
+                     f"target <= 1.25), `imgloss --help` {medians['--help']:.3f} s (target < 0.3)")
     for large in report.get("large", []):
         lines.append(f"- one {large['size']}x{large['size']} pair, {', '.join(large['metrics'])}: {large['summary']}")
     return "\n".join(lines)
