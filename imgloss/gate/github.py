@@ -4,9 +4,10 @@
 (``::error file=<candidate>,title=...::<reason>``; a golden file with no candidate is
 an error under ``--fail-on-missing``, else a ``::warning``) and a ``::notice`` per pair
 whose inputs were converted (its notes: alpha composited, gray to RGB, ICC profile
-ignored, ...), which GitHub shows on the run and on the pull request's files. :func:`step_summary` gives the Markdown that is
-appended to ``$GITHUB_STEP_SUMMARY``: the counts, then a table of the failing and
-unreadable pairs, worst status first (at most :data:`SUMMARY_ROWS` rows).
+ignored, ...), which GitHub shows on the run and on the pull request's files.
+:func:`step_summary` gives the Markdown that is appended to ``$GITHUB_STEP_SUMMARY``:
+the counts, then a table of the failing and unreadable pairs, worst status first (at
+most :data:`SUMMARY_ROWS` rows), notes beside each reason.
 :func:`enabled` decides: ``--github``/``--no-github``, else on under
 ``GITHUB_ACTIONS=true``. Builds text only; the CLI prints and writes it. No torch here.
 """
