@@ -342,36 +342,63 @@ def test_one_sided_gradients_equal_the_two_sided_ones(name: str) -> None:
 
 @pytest.mark.parametrize("padding", ["valid", "same"])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_cpu_chunked_map_equals_the_whole_batch_map(monkeypatch: pytest.MonkeyPatch, padding: str, dtype: torch.dtype) -> None:
-    """Without gradients the CPU map goes in chunks of channel planes; with a budget of
-    one plane and two planes per chunk the values are the whole-batch map's."""
+def test_cpu_tiled_map_equals_the_convolution_map(monkeypatch: pytest.MonkeyPatch, padding: str, dtype: torch.dtype) -> None:
+    """Without gradients the CPU map goes in tiles (groups of planes, or bands of rows of
+    one plane) filtered by shifted slices; every tiling gives the float64 convolution map
+    (to fp32 rounding: per-pixel errors are about 1e-6 for both kernels)."""
     from imgloss.functional import ssim_map
     from imgloss.metrics import ssim_kernel
 
     generator = torch.Generator().manual_seed(3)
     x = torch.rand(3, 3, 23, 31, generator=generator, dtype=dtype)
     y = (x + 0.2 * torch.rand(x.shape, generator=generator, dtype=dtype)).clamp(0, 1)
+    same = padding == "same"
+    c1, c2 = 0.01**2, 0.03**2
+    convolved = ssim_kernel._SSIMMap.apply(x.double(), y.double(), same, c1, c2, 0)[0].to(dtype)
+    values = wssim(x, y)  # default budget: one tile for this small batch
+    border = 10 if same else 0
+    row_bytes = 4 * (31 + border) * x.element_size()
+    plane_bytes = row_bytes * (23 + border)
+    atol = 1e-12 if dtype == torch.float64 else 4e-6
+    out_rows = 23 + border - 10
+    # (budget, tiles expected, planes and rows of moment stack per tile)
+    tilings = [
+        (3 * plane_bytes, 3, 3, 23 + border),  # one tile per image: tiles never mix images
+        (2 * plane_bytes, 6, 2, 23 + border),
+        (plane_bytes, 9, 1, 23 + border),
+        (row_bytes * 15, 9 * -(-out_rows // 5), 1, 15),  # bands of 5 output rows
+        (1, 9 * out_rows, 1, 11),  # one output row per tile
+    ]
     with torch.no_grad():
-        whole = ssim_map(x, y, padding)
-        values = wssim(x, y)
-        for planes in (1, 2):
-            border = 10 if padding == "same" else 0
-            plane_bytes = 5 * (23 + border) * (31 + border) * x.element_size()
-            monkeypatch.setattr(ssim_kernel, "CPU_CHUNK_BYTES", planes * plane_bytes)
-            calls = []
-            original = ssim_kernel.conv_forward
-            monkeypatch.setattr(ssim_kernel, "conv_forward", lambda *a: calls.append(a[0].shape) or original(*a))
-            chunked = ssim_map(x, y, padding)
-            assert len(calls) >= 9 // planes and all(shape[0] <= planes for shape in calls)
-            torch.testing.assert_close(chunked, whole, rtol=0, atol=1e-12 if dtype == torch.float64 else 1e-6)
-            torch.testing.assert_close(wssim(x, y), values, rtol=0, atol=1e-12 if dtype == torch.float64 else 1e-6)
-            monkeypatch.setattr(ssim_kernel, "conv_forward", original)
+        for budget, count, planes, rows in tilings:
+            monkeypatch.setattr(ssim_kernel, "CPU_TILE_BYTES", budget)
+            shapes = []
+            original = ssim_kernel._blur_by_slices
+            monkeypatch.setattr(ssim_kernel, "_blur_by_slices", lambda s, t: shapes.append(s.shape) or original(s, t))
+            tiled = ssim_map(x, y, padding)
+            assert len(shapes) == count, budget
+            assert max(s[0] for s in shapes) == planes and max(s[-2] for s in shapes) == rows, budget
+            torch.testing.assert_close(tiled, convolved, rtol=0, atol=atol)
+            torch.testing.assert_close(wssim(x, y), values, rtol=0, atol=atol)
+            monkeypatch.setattr(ssim_kernel, "_blur_by_slices", original)
 
 
-def test_maps_with_gradients_are_never_chunked(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("name", ["ssim", "wssim"])
+def test_cpu_tiled_values_do_not_depend_on_the_batch(name: str) -> None:
+    """Tiles never mix images: each image's value in a batch equals its value alone, bit
+    for bit (sharded, resumed and regrouped runs write the same numbers)."""
+    fn = METRICS[name][0]
+    x, y = images(5, 3, 48, 40, seed=8)
+    with torch.no_grad():
+        batch = fn(x, y)
+        for i in range(5):
+            assert torch.equal(fn(x[i : i + 1], y[i : i + 1]), batch[i : i + 1])
+
+
+def test_maps_with_gradients_are_never_tiled(monkeypatch: pytest.MonkeyPatch) -> None:
     from imgloss.metrics import ssim_kernel
 
-    monkeypatch.setattr(ssim_kernel, "CPU_CHUNK_BYTES", 1)
+    monkeypatch.setattr(ssim_kernel, "CPU_TILE_BYTES", 1)
     x = torch.rand(2, 3, 16, 16, requires_grad=True)
     calls = []
     original = ssim_kernel.conv_forward

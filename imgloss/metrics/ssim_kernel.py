@@ -14,9 +14,11 @@ the partial maps the backward needs (none without a gradient; three fields when 
 prediction needs one, as in training); the backward is one blur of those fields and a few
 products: no autograd graph of 30 intermediates.
 
-Kernels: separable depthwise convolutions (any device and dtype; the fallback) and, on
-CUDA with Triton, the fused kernel of :mod:`imgloss.metrics.ssim_triton` (five moments
-in one pass, fp32 accumulation for fp16/bf16). ``IMGLOSS_SSIM_KERNEL`` (``auto``,
+Kernels: separable depthwise convolutions (any device and dtype; the fallback); on the
+CPU without gradients (float32/float64), cache-sized tiles filtered by shifted slices
+(:func:`_map_tiled`); and, on CUDA with Triton, the fused kernel of
+:mod:`imgloss.metrics.ssim_triton` (five moments in one pass, fp32 accumulation for
+fp16/bf16). ``IMGLOSS_SSIM_KERNEL`` (``auto``,
 default; ``conv``; ``triton``, which also runs CPU tensors under ``TRITON_INTERPRET=1``)
 is read once at import.
 """
@@ -36,9 +38,10 @@ RADIUS = WINDOW_SIZE // 2
 KERNELS = ("auto", "conv", "triton")
 KERNEL = os.environ.get("IMGLOSS_SSIM_KERNEL", "auto").strip().lower() or "auto"
 _FUSED_DTYPES = (torch.float32, torch.float16, torch.bfloat16)
-#: Bytes of moment stack per chunk of a gradient-free CPU map (:func:`ssim_map_raw`);
-#: 4-8 MB measured fastest on the 2-core CPU (8 MB L3).
-CPU_CHUNK_BYTES = 8 << 20
+#: Bytes of moment stack per tile of a gradient-free CPU map (:func:`_map_tiled`);
+#: 3 MB measured fastest on a 2-core CPU (512 KB L2 per core, 8 MB L3).
+CPU_TILE_BYTES = 3 << 20
+_TILED_DTYPES = (torch.float32, torch.float64)
 
 
 def _gaussian(dtype: torch.dtype, device: torch.device) -> Tensor:
@@ -189,42 +192,87 @@ class _SSIMMap(torch.autograd.Function):
         )
 
 
-def _planes_per_chunk(x: Tensor, same: bool) -> int | None:
-    """How many channel planes one chunk of a gradient-free CPU map takes (its moment stack
-    within :data:`CPU_CHUNK_BYTES`), or None when the whole input fits in one."""
-    height, width = x.shape[-2:]
-    pad = 2 * RADIUS if same else 0
-    planes = max(1, CPU_CHUNK_BYTES // (5 * (height + pad) * (width + pad) * x.element_size()))
-    return planes if planes < x.shape[0] * x.shape[1] else None
+def _blur_by_slices(stack: Tensor, taps: list[float]) -> Tensor:
+    """Valid separable filtering of ``... x H x W`` by ``taps`` as shifted multiply-adds
+    (H then W): on the CPU, for a tile in cache, 1.2-2x faster than depthwise convolution."""
+    size = len(taps)
+    height, width = stack.shape[-2] - size + 1, stack.shape[-1] - size + 1
+    rows = torch.mul(stack[..., :height, :], taps[0])
+    for k in range(1, size):
+        rows.add_(stack[..., k : k + height, :], alpha=taps[k])
+    out = torch.mul(rows[..., :width], taps[0])
+    for k in range(1, size):
+        out.add_(rows[..., k : k + width], alpha=taps[k])
+    return out
 
 
-def _map_in_chunks(x: Tensor, y: Tensor, same: bool, c1: float, c2: float, planes: int) -> Tensor:
-    """The map computed over chunks of ``planes`` channel planes (every channel's map is
-    independent of the others), written into one output."""
+def _tile_map(x: Tensor, y: Tensor, taps: list[float], c1: float, c2: float, out: Tensor) -> None:
+    """The valid SSIM map of one tile (``P x 1 x h x w``) into ``out``, from FOUR centred
+    moments: SSIM needs only the sum of the variances, so ``E[u^2 + v^2]`` (``u = x - s``,
+    ``v = y - s``, ``s`` the tile's mean of y) replaces ``E[x^2]`` and ``E[y^2]`` (a fifth
+    less filtering), and the centring keeps the variances' cancellation as accurate as
+    the five raw moments' (fp32 errors against fp64 measured 0.4x-1.2x theirs)."""
+    shift = float(y.mean())
+    stack = x.new_empty(x.shape[0], 4, *x.shape[-2:])
+    u, v = torch.sub(x, shift, out=stack[:, 0:1]), torch.sub(y, shift, out=stack[:, 1:2])
+    torch.mul(u, u, out=stack[:, 2:3]).addcmul_(v, v)
+    torch.mul(u, v, out=stack[:, 3:4])
+    m_u, m_v, e2, e_uv = _blur_by_slices(stack, taps).unbind(1)
+    m_uv = m_u * m_v
+    m_sq = torch.mul(m_u, m_u).addcmul_(m_v, m_v)
+    contrast_structure = torch.sub(e_uv, m_uv).mul_(2).add_(c2).div_(torch.sub(e2, m_sq).add_(c2))
+    m_sum = m_u.add_(m_v)  # mu_x mu_y = m_uv + s (m_u + m_v) + s^2; mu_x^2 + mu_y^2 likewise
+    mu_xy_2 = m_uv.add_(m_sum, alpha=shift).mul_(2).add_(2 * shift * shift + c1)
+    b1 = m_sq.add_(m_sum, alpha=2 * shift).add_(2 * shift * shift + c1)
+    torch.mul(mu_xy_2.div_(b1), contrast_structure, out=out.squeeze(1))
+
+
+def _tile_shape(channels: int, height: int, width: int, element_size: int) -> tuple[int, int]:
+    """``(planes, output rows)`` per tile of a valid map of one image's ``channels`` padded
+    planes ``height x width``: the tile's moment stack within :data:`CPU_TILE_BYTES`."""
+    row_bytes = 4 * width * element_size
+    out_rows = height - 2 * RADIUS
+    rows = max(1, CPU_TILE_BYTES // row_bytes - 2 * RADIUS)
+    if rows < out_rows:
+        return 1, rows
+    return max(1, min(channels, CPU_TILE_BYTES // (row_bytes * height))), out_rows
+
+
+def _map_tiled(x: Tensor, y: Tensor, same: bool, c1: float, c2: float) -> Tensor:
+    """The gradient-free CPU map tile by tile (:func:`_tile_map`): a tile is a group of one
+    image's channel planes or a band of rows of one plane (with its 10 halo rows), sized by
+    :data:`CPU_TILE_BYTES` so that its moments and temporaries stay in cache. Tiles never
+    mix images, so an image's values do not depend on the batch it is in (bit for bit)."""
     n, c, height, width = x.shape
-    x, y = x.reshape(n * c, 1, height, width), y.reshape(n * c, 1, height, width)
-    trim = 0 if same else 2 * RADIUS
-    out = x.new_empty(n * c, 1, height - trim, width - trim)
-    for start in range(0, n * c, planes):
-        end = start + planes
-        out[start:end] = conv_forward(x[start:end], y[start:end], same, c1, c2, 0)[0]
-    return out.view(n, c, height - trim, width - trim)
+    if same:
+        x, y = F.pad(x, (RADIUS,) * 4), F.pad(y, (RADIUS,) * 4)
+        height, width = height + 2 * RADIUS, width + 2 * RADIUS
+    out_h, out_w = height - 2 * RADIUS, width - 2 * RADIUS
+    out = x.new_empty(n, c, 1, out_h, out_w)
+    x, y = x.unsqueeze(2), y.unsqueeze(2)  # N x C x 1 x H x W: a tile is P x 1 x h x w
+    taps = gaussian_1d(x.dtype, x.device).tolist()
+    planes, rows = _tile_shape(c, height, width, x.element_size())
+    for i in range(n):
+        for p in range(0, c, planes):
+            for r in range(0, out_h, rows):
+                band = slice(r, min(r + rows, out_h) + 2 * RADIUS)
+                _tile_map(x[i, p : p + planes, :, band], y[i, p : p + planes, :, band], taps, c1, c2,
+                          out[i, p : p + planes, :, r : r + rows])
+    return out.view(n, c, out_h, out_w)
 
 
 def ssim_map_raw(x: Tensor, y: Tensor, same: bool, c1: float, c2: float) -> Tensor:
     """The SSIM map of validated inputs: ``same`` zero padding (5 px) or valid filtering.
 
-    Without gradients on the CPU (the engine, any ``no_grad`` scoring) a large input is
-    computed in chunks of whole channel planes (:data:`CPU_CHUNK_BYTES`): the same values
-    (the map is per channel), 1.3-1.6x faster on a 2-core CPU at 8 x 3 x 512 x 512, because
-    a chunk's temporaries stay in cache and in the allocator's heap, where the whole
-    batch's 100 MB temporaries are fresh ``mmap`` pages whose faults cost as much as the
-    arithmetic."""
+    Without gradients on the CPU (the engine, any ``no_grad`` scoring) in float32/float64
+    the map is computed in cache-sized tiles (:func:`_map_tiled`): about 1.8x faster on a
+    2-core CPU at 8 x 3 x 256 x 256 and 512 x 512 than convolving the whole batch (whose
+    100 MB temporaries are also fresh ``mmap`` pages whose faults cost as much as the
+    arithmetic)."""
     save = 0
     if torch.is_grad_enabled():
         save = int(x.requires_grad) | 2 * int(y.requires_grad)
-    if not save and x.device.type == "cpu" and _backend(x) is None and not torch.compiler.is_compiling():
-        planes = _planes_per_chunk(x, same)
-        if planes is not None:
-            return _map_in_chunks(x, y, same, c1, c2, planes)
+    tiled = x.device.type == "cpu" and x.dtype in _TILED_DTYPES and _backend(x) is None
+    if not save and tiled and not torch.compiler.is_compiling():
+        return _map_tiled(x, y, same, c1, c2)
     return _SSIMMap.apply(x, y, same, c1, c2, save)[0]
