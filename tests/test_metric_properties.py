@@ -395,6 +395,21 @@ def test_cpu_tiled_values_do_not_depend_on_the_batch(name: str) -> None:
             assert torch.equal(fn(x[i : i + 1], y[i : i + 1]), batch[i : i + 1])
 
 
+def test_cpu_tiled_map_keeps_a_nan_local() -> None:
+    """A NaN pixel spoils only the windows that contain it, as with the convolutions."""
+    from imgloss.functional import ssim_map
+
+    x, y = images(1, 1, 40, 40, seed=4)
+    x[0, 0, 20, 20] = float("nan")
+    y[0, 0, 3, 3] = float("nan")
+    with torch.no_grad():
+        values = ssim_map(x, y)
+    expected = torch.zeros(30, 30, dtype=torch.bool)
+    expected[10:21, 10:21] = True
+    expected[0:4, 0:4] = True
+    assert torch.equal(values[0, 0].isnan(), expected)
+
+
 def test_maps_with_gradients_are_never_tiled(monkeypatch: pytest.MonkeyPatch) -> None:
     from imgloss.metrics import ssim_kernel
 

@@ -24,6 +24,7 @@ is read once at import.
 """
 from __future__ import annotations
 
+import math
 import os
 from functools import lru_cache
 from typing import Any
@@ -211,8 +212,11 @@ def _tile_map(x: Tensor, y: Tensor, taps: list[float], c1: float, c2: float, out
     moments: SSIM needs only the sum of the variances, so ``E[u^2 + v^2]`` (``u = x - s``,
     ``v = y - s``, ``s`` the tile's mean of y) replaces ``E[x^2]`` and ``E[y^2]`` (a fifth
     less filtering), and the centring keeps the variances' cancellation as accurate as
-    the five raw moments' (fp32 errors against fp64 measured 0.4x-1.2x theirs)."""
+    the five raw moments' (fp32 errors against fp64 measured 0.4x-1.2x theirs). A NaN or
+    inf in y leaves the tile uncentred, so it spoils only the windows that contain it."""
     shift = float(y.mean())
+    if not math.isfinite(shift):
+        shift = 0.0
     stack = x.new_empty(x.shape[0], 4, *x.shape[-2:])
     u, v = torch.sub(x, shift, out=stack[:, 0:1]), torch.sub(y, shift, out=stack[:, 1:2])
     torch.mul(u, u, out=stack[:, 2:3]).addcmul_(v, v)
