@@ -127,6 +127,21 @@ def test_engine_tiles_a_pair_over_the_budget_and_says_so(tmp_path: Path) -> None
     assert tiled.metrics == pytest.approx(whole.metrics, rel=1e-6)
 
 
+def test_ssim_conventions_with_another_map_are_never_tiled(tmp_path: Path) -> None:
+    """Only conventions whose map is imgloss's have a tiled form; under a tiny budget the
+    others are scored whole, so every column equals the whole-image run's."""
+    pair = write_pair(tmp_path, (97, 130))
+    same_map = ("ssim:skimage", "ssim:pytorch-msssim", "ssim:imgloss")
+    other_map = ("ssim:skimage-default", "ssim:piq", "ssim:torchmetrics", "ssim:matlab")
+    for names, tiles in ((same_map, True), *(((name, "ssim"), False) for name in other_map)):
+        metrics = tuple(map(MetricSpec.parse, names))
+        whole = next(Evaluator(EngineOptions(metrics=metrics, device="cpu", workers=0)).run([pair]))
+        small = next(Evaluator(EngineOptions(metrics=metrics, device="cpu", workers=0, max_memory="5M")).run([pair]))
+        assert whole.ok and small.ok, names
+        assert any("tiles of" in note for note in small.notes) == tiles, names
+        assert small.metrics == pytest.approx(whole.metrics, rel=1e-6), names
+
+
 def test_bad_max_memory_is_a_usage_error() -> None:
     from imgloss.errors import UsageError
 

@@ -34,6 +34,7 @@ from imgloss.features.vgg import TAPS
 from imgloss.metrics.charbonnier import charbonnier
 from imgloss.metrics.gram import gram_distance
 from imgloss.metrics.pixel import mae, mse, psnr_from_mse
+from imgloss.metrics.registry import SSIM_CONVENTIONS
 from imgloss.metrics.ssim import WINDOW_SIZE, ssim_map_unchecked
 from imgloss.metrics.wavelet import dwt2_unchecked
 from imgloss.signals import check as check_stop
@@ -111,6 +112,19 @@ def _halved(size: tuple[int, int], times: int, ceil: bool) -> tuple[int, int]:
     return h, w
 
 
+def _plain_tiled_form(spec: Any) -> bool:
+    """Whether a plain metric has a tiled form here: every one in :data:`_PLAIN`, SSIM only
+    under conventions whose map is imgloss's (11x11 Gaussian, population covariance, valid
+    windows, no downsampling or clamping); the others are scored whole."""
+    name = spec.info.name
+    if name != "ssim":
+        return name in _PLAIN
+    convention = SSIM_CONVENTIONS[spec.preset or "imgloss"]
+    return (convention.window, convention.size, convention.sigma, convention.covariance, convention.padding,
+            convention.downsample, convention.clamp_variances) == ("gaussian", WINDOW_SIZE, 1.5, "population",
+                                                                   "valid", "none", False)
+
+
 def _tiled_form(loss: Any) -> bool:
     """Whether a feature loss has a tiled form: perceptual and style on VGG taps."""
     from imgloss.metrics.perceptual import PerceptualLoss
@@ -137,7 +151,7 @@ class TiledScorer:
 
     def can_tile(self, shape: Sequence[int]) -> bool:
         """Every metric has a tiled form, and the image spans more than one tile."""
-        known = all(spec.info.name in _PLAIN for spec, _ in self.plain) and all(map(_tiled_form, self.losses))
+        known = all(_plain_tiled_form(spec) for spec, _ in self.plain) and all(map(_tiled_form, self.losses))
         return known and min(shape[-2:]) > 2 * self.halo + self.align
 
     def tile_for(self, channels: int, budget: int) -> int:
