@@ -83,6 +83,30 @@ def test_page_goes_to_stdout_and_missing_heatmaps_are_named(results_json, tmp_pa
     assert "file://" in result.stdout  # full-size images linked where they are
 
 
+def test_the_failed_metrics_maps_are_shown_and_copied(results_json, tmp_path, invoke) -> None:
+    """``check --diff-dir`` writes the failed metrics' maps; the detail row shows each one,
+    copied beside the page, and names a map that has gone missing."""
+    document = json.loads(results_json.read_text())
+    failing = next(r for r in document["results"] if r["check"]["status"] == "fail")
+    maps = failing["check"]["maps"]
+    assert maps and all(Path(m).is_file() for m in maps)
+    page_path = tmp_path / "site" / "report.html"
+    page_path.parent.mkdir()
+    assert invoke("report", results_json, "-o", page_path).exit_code == 0
+    page = page_path.read_text()
+    for raw in maps:
+        name = Path(raw).name
+        link = re.search(rf'<a href="(report_files/[^"]+)">{re.escape(name)}</a>', page)
+        assert link, name
+        assert (page_path.parent / link.group(1)).read_bytes() == Path(raw).read_bytes()
+    failing["check"]["maps"] = ["nowhere/edited.png.ssim.png"]
+    failing["check"]["maps_error"] = "cannot write: disk full"
+    moved = tmp_path / "moved.json"
+    moved.write_text(json.dumps(document))
+    page = render_html(load_results(moved), tmp_path)
+    assert "map not found: nowhere/edited.png.ssim.png" in page and "maps: cannot write: disk full" in page
+
+
 def _failure(name: str, value: float, limit: float, bound: str = "max") -> dict:
     return {"candidate": name, "metrics": {"charbonnier": value}, "notes": [],
             "check": {"status": "fail", "message": "m", "heatmap": None,

@@ -8,9 +8,9 @@ direction arrows on metric columns; each pair's notes.
 
 Images: a failing pair's heatmap is inlined only as a small JPEG thumbnail (a few
 kB, so 100 failures stay well under 5 MB of HTML); clicking it opens a detail row
-with the full-size heatmap and a golden/candidate slider and blink view. Full-size
-images are files: with ``-o report.html`` they are copied into ``report_files/``
-beside the page (linked relatively, so the pair can be moved or kept as a CI
+with the full-size heatmap, the maps of the failed metrics (``check --diff-dir``) and
+a golden/candidate slider and blink view. Full-size images are files: with
+``-o report.html`` they are copied into ``report_files/`` beside the page (linked relatively, so the pair can be moved or kept as a CI
 artifact); on stdout the page links to the files where they are (``file://``).
 Nothing is fetched from a network. A ``compare`` result file gets detail views for
 its first :data:`DETAIL_LIMIT` pairs and says "reference" where a check says "golden".
@@ -197,9 +197,30 @@ def _detail_row(index: int, result: dict[str, Any], links: _Links, span: int, go
     if heatmap:
         views.append(f'<div><a href="{_e(heatmap)}">full-size heatmap</a><br>'
                      f'<img class="heatmap" alt="heatmap" data-src="{_e(heatmap)}"></div>')
+    views += _map_views(index, check, links)
+    if views and not cell:
+        cell = f'<button type="button" data-detail="{ident}">maps</button>'
     if not views:
         return cell, ""
     return cell, f'<tr class="detail hidden" id="{ident}"><td colspan="{span}"><div class="views">{"".join(views)}</div></td></tr>'
+
+
+def _map_views(index: int, check: dict[str, Any], links: _Links) -> list[str]:
+    """One view per map of a failed metric (``check --diff-dir``), captioned by its file
+    name (``<pair>.<column>.png``); a map that cannot be found, or could not be drawn, is
+    named instead."""
+    views = []
+    for k, raw in enumerate(check.get("maps") or ()):
+        name = PurePath(raw).name
+        src = links.src(raw, index, f"map{k}")
+        if src is None:
+            views.append(f'<div class="warn">map not found: {_e(raw)}</div>')
+        else:
+            views.append(f'<div><a href="{_e(src)}">{_e(name)}</a><br>'
+                         f'<img class="heatmap" alt="{_e(name)}" data-src="{_e(src)}"></div>')
+    if check.get("maps_error"):
+        views.append(f'<div class="warn">maps: {_e(check["maps_error"])}</div>')
+    return views
 
 
 def _columns(results: list[dict[str, Any]]) -> list[str]:
