@@ -67,6 +67,46 @@ def test_plain_metrics_tiled_equal_untiled(shape: tuple[int, int, int], tile: in
         assert values[name].item() == pytest.approx(value, rel=1e-6), name
 
 
+def _masks(shape: tuple[int, int]) -> dict[str, torch.Tensor]:
+    """Masks (True = compared) that exercise every branch of the masked means (a mask that
+    ignores every pixel is refused when it is read)."""
+    h, w = shape
+    gen = torch.Generator().manual_seed(7)
+    blobs = torch.nn.functional.interpolate(torch.rand(1, 1, 6, 7, generator=gen), size=shape, mode="bilinear")[0, 0] > 0.45
+    rect = torch.ones(shape, dtype=torch.bool)
+    rect[h // 4 : h // 2, w // 3 : w - 3] = False
+    border = torch.zeros(shape, dtype=torch.bool)  # compared pixels only where no SSIM window is centred
+    border[:, :3] = True
+    return {"blobs": blobs, "rect": rect, "all": torch.ones(shape, dtype=torch.bool), "border": border}
+
+
+@pytest.mark.parametrize(("shape", "tile"), [((3, 61, 75), 24), ((1, 64, 64), 8), ((3, 90, 57), 28)])
+def test_masked_plain_metrics_tiled_equal_untiled(shape: tuple[int, int, int], tile: int) -> None:
+    """Masked pairs tile exactly: the tiled sums reproduce :mod:`imgloss.metrics.masks`
+    (fill, masked means, W-SSIM's pooled weights on odd sizes, the all-ignored fallbacks)."""
+    from imgloss.metrics.masks import masked_value
+
+    specs = [(s, s.info.load_function()) for s in map(MetricSpec.parse, PLAIN)]
+    scorer = TiledScorer(specs, [], [], torch.float32)
+    x, y = samples(shape, 1), samples(shape, 2)
+    xf, yf = to_unit_float(x)[None], to_unit_float(y)[None]
+    assert scorer.can_tile(shape, masked=True)
+    for name, mask in _masks(shape[1:]).items():
+        values, failures, used = scorer.score(x, y, CPU, budget_for(scorer, tile, shape[0]), mask)
+        assert not failures and used == tile
+        m = mask[None, None]
+        expected = {}
+        for spec, function in specs:
+            if spec.info.name == "tv":
+                expected[spec.column] = masked_value(spec, function, yf, None, m).item()
+                expected[spec.reference_column] = masked_value(spec, function, xf, None, m).item()
+            else:
+                expected[spec.column] = masked_value(spec, function, yf, xf, m).item()
+        assert set(values) == set(expected)
+        for column, value in expected.items():
+            assert values[column].item() == pytest.approx(value, rel=1e-6, abs=1e-12, nan_ok=True), (name, column)
+
+
 def test_sixteen_bit_and_identical_images_tiled() -> None:
     specs = [(s, s.info.load_function()) for s in map(MetricSpec.parse, PLAIN)]
     scorer = TiledScorer(specs, [], [], torch.float32)
@@ -106,6 +146,15 @@ def test_vgg_taps_tiled_equal_untiled(use_standin: Path, taps: tuple[str, ...]) 
         xf, yf = to_unit_float(x)[None], to_unit_float(y)[None]
         for i, loss in enumerate(losses):
             assert values[f"f{i}"].item() == pytest.approx(loss(xf, yf).item(), rel=2e-5), (i, taps)
+        # Masked: VGG metrics see the candidate filled from the reference where ignored.
+        mask = torch.ones(shape[1:], dtype=torch.bool)
+        mask[5 : shape[1] // 2, 7:-9] = False
+        assert scorer.can_tile(shape, masked=True)
+        values, _, _ = scorer.score(x, y, CPU, budget_for(scorer, tile, 3), mask)
+        filled = torch.where(mask, yf, xf)
+        for i, loss in enumerate(losses):
+            assert values[f"f{i}"].item() == pytest.approx(loss(xf, filled).item(), rel=2e-5), (i, taps)
+            assert values[f"f{i}"].item() != pytest.approx(loss(xf, yf).item(), rel=1e-3), (i, taps)
 
 
 def write_pair(folder: Path, size: tuple[int, int]) -> Pair:
@@ -125,6 +174,24 @@ def test_engine_tiles_a_pair_over_the_budget_and_says_so(tmp_path: Path) -> None
     assert whole.ok and tiled.ok and not whole.notes
     assert any("tiles of" in note for note in tiled.notes)
     assert tiled.metrics == pytest.approx(whole.metrics, rel=1e-6)
+
+
+def test_engine_tiles_a_masked_pair_too(tmp_path: Path) -> None:
+    """A masked pair over the budget is tiled (it used to be scored whole whatever its
+    size) and equals the whole-image masked run."""
+    from dataclasses import replace
+
+    from imgloss.io.masks import MaskSpec, Rect
+
+    pair = replace(write_pair(tmp_path, (97, 130)), mask=MaskSpec(rects=(Rect(20, 10, 50, 40), Rect(0, 90, 130, 7))))
+    metrics = tuple(map(MetricSpec.parse, PLAIN))
+    whole = next(Evaluator(EngineOptions(metrics=metrics, device="cpu", workers=0)).run([pair]))
+    tiled = next(Evaluator(EngineOptions(metrics=metrics, device="cpu", workers=0, max_memory="5M")).run([pair]))
+    unmasked = next(Evaluator(EngineOptions(metrics=metrics, device="cpu", workers=0)).run([replace(pair, mask=None)]))
+    assert whole.ok and tiled.ok
+    assert any("tiles of" in note for note in tiled.notes) and not any("tiles of" in note for note in whole.notes)
+    assert tiled.metrics == pytest.approx(whole.metrics, rel=1e-6)
+    assert abs(whole.metrics["ssim"] - unmasked.metrics["ssim"]) > 1e-4  # the mask matters here
 
 
 def test_ssim_conventions_with_another_map_are_never_tiled(tmp_path: Path) -> None:

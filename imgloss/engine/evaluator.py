@@ -189,7 +189,7 @@ class Evaluator:
             if len(group) > 1:
                 head, tail = group.split(len(group) // 2)
                 return self._score_with_retry(head) + self._score_with_retry(tail)
-            if isinstance(group.y, Tensor) and group.mask is None and self.tiles.can_tile(tuple(group.y.shape[1:])):
+            if isinstance(group.y, Tensor) and self.tiles.can_tile(tuple(group.y.shape[1:]), group.mask is not None):
                 return [self._tiled(group, self.budget // 4)]
             if self.device.type == "cpu":
                 return [_failed(group, "out of memory even for a single pair on the CPU")]
@@ -200,9 +200,10 @@ class Evaluator:
     def _tiled(self, group: Group, budget: int) -> _Pending:
         """One pair larger than the budget, scored tile by tile (exact)."""
         x = None if group.x is None else group.x[0]  # type: ignore[index]
+        mask = None if group.mask is None else group.mask[0]
         try:
             with torch.inference_mode(), exact_fp32(self.dtype == torch.float32):
-                values, failures, tile = self.tiles.score(x, group.y[0], self.device, budget)  # type: ignore[index]
+                values, failures, tile = self.tiles.score(x, group.y[0], self.device, budget, mask)  # type: ignore[index]
         except Exception as exc:
             reason = "out of memory even per tile" if out_of_memory(exc) else f"cannot score: {type(exc).__name__}: {exc}"
             return _failed(group, reason)
@@ -212,9 +213,10 @@ class Evaluator:
 
     # ---------------------------------------------------------------- batching
 
-    def tiled(self, shape: tuple[int, ...]) -> bool:
-        """Whether a ``C x H x W`` pair is over the memory budget and can be tiled."""
-        return pair_bytes(shape, bool(self._feature_losses)) > self.budget and self.tiles.can_tile(shape)
+    def tiled(self, shape: tuple[int, ...], masked: bool = False) -> bool:
+        """Whether a ``C x H x W`` pair (``masked``: with a mask) is over the memory budget
+        and can be tiled."""
+        return pair_bytes(shape, bool(self._feature_losses)) > self.budget and self.tiles.can_tile(shape, masked)
 
     def batch_size_for(self, shape: tuple[int, ...]) -> int:
         """``--batch-size``, or as many pairs of this size as the memory budget holds;
@@ -302,9 +304,8 @@ class Evaluator:
                 else:
                     group = Group(item.key, [item.index], [item.notes], _one(item.x), _one(item.y), _one(item.mask))  # type: ignore[arg-type]
                     if group.key not in limits:
-                        # Masked pairs are never tiled (the masked means need the whole map).
                         shape, encoded, masked = group.key[0][1], group.key[0][0] == "jpeg", group.key[2]
-                        tiled = not encoded and not masked and self.tiled(shape)
+                        tiled = not encoded and self.tiled(shape, masked)
                         limits[group.key] = 0 if tiled else self.batch_size_for(shape)
                     bucket = buckets.setdefault(group.key, [])
                     bucket.append(group)

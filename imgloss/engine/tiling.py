@@ -18,6 +18,12 @@ counts, never as means of means. What each metric needs:
   stride (pooling windows fall where they do on the whole image); perceptual sums
   ``|fx - fy|`` (or its square) over core features; style accumulates ``F F^T`` over
   the core features of every tile (the Gram matrix of the whole image).
+A masked pair (:mod:`imgloss.metrics.masks`) is tiled too: each tile's candidate is
+filled from the reference where ignored, and each masked mean becomes sums of weighted
+terms and of weights (pixel metrics over compared pixels; SSIM weighted at each
+window's centre; W-SSIM by the mask area-averaged to each subband, on adaptive
+pooling's own bins; TV over neighbour pairs both compared), each map's plain sum kept
+for the all-ignored fallback.
 Results equal the untiled values up to float summation order (1e-6 relative; VGG taps
 up to the convolution algorithm's rounding).
 """
@@ -112,13 +118,13 @@ def _halved(size: tuple[int, int], times: int, ceil: bool) -> tuple[int, int]:
     return h, w
 
 
-def _plain_tiled_form(spec: Any) -> bool:
-    """Whether a plain metric has a tiled form here: every one in :data:`_PLAIN`, SSIM only
-    under conventions whose map is imgloss's (11x11 Gaussian, population covariance, valid
-    windows, no downsampling or clamping); the others are scored whole."""
+def _plain_tiled_form(spec: Any, table: dict[str, Any]) -> bool:
+    """Whether a plain metric has a tiled form in ``table`` (:data:`_PLAIN`, :data:`_MASKED`),
+    SSIM only under conventions whose map is imgloss's (11x11 Gaussian, population
+    covariance, valid windows, no downsampling or clamping); the others are scored whole."""
     name = spec.info.name
     if name != "ssim":
-        return name in _PLAIN
+        return name in table
     convention = SSIM_CONVENTIONS[spec.preset or "imgloss"]
     return (convention.window, convention.size, convention.sigma, convention.covariance, convention.padding,
             convention.downsample, convention.clamp_variances) == ("gaussian", WINDOW_SIZE, 1.5, "population",
@@ -149,9 +155,11 @@ class TiledScorer:
             self.align, self.halo = max(self.align, stride), max(self.halo, halo)
         self.halo = -(-self.halo // self.align) * self.align
 
-    def can_tile(self, shape: Sequence[int]) -> bool:
-        """Every metric has a tiled form, and the image spans more than one tile."""
-        known = all(_plain_tiled_form(spec) for spec, _ in self.plain) and all(map(_tiled_form, self.losses))
+    def can_tile(self, shape: Sequence[int], masked: bool = False) -> bool:
+        """Every metric has a tiled form (``masked``: a masked one), and the image spans
+        more than one tile."""
+        table = _MASKED if masked else _PLAIN
+        known = all(_plain_tiled_form(spec, table) for spec, _ in self.plain) and all(map(_tiled_form, self.losses))
         return known and min(shape[-2:]) > 2 * self.halo + self.align
 
     def tile_for(self, channels: int, budget: int) -> int:
@@ -160,9 +168,11 @@ class TiledScorer:
         side = int(math.sqrt(max(budget, 1) / per_pixel)) - 2 * self.halo
         return max(self.align, side // self.align * self.align)
 
-    def score(self, x: Tensor | None, y: Tensor, device: torch.device, budget: int) -> tuple[dict[str, Tensor], list[str], int]:
-        """``x``, ``y``: ``C x H x W`` host samples (x None without a reference). Returns
-        each column's value (0-dim float64 tensors), failures, and the tile side used."""
+    def score(self, x: Tensor | None, y: Tensor, device: torch.device, budget: int,
+              mask: Tensor | None = None) -> tuple[dict[str, Tensor], list[str], int]:
+        """``x``, ``y``: ``C x H x W`` host samples (x None without a reference); ``mask``:
+        ``H x W`` bool, True where compared (None: every pixel). Returns each column's value
+        (0-dim float64 tensors), failures, and the tile side used."""
         channels, height, width = y.shape
         tile = self.tile_for(channels, budget)
         totals: dict[str, Any] = {}
@@ -170,26 +180,33 @@ class TiledScorer:
             for left in range(0, width, tile):
                 check_stop()  # SIGINT/SIGTERM: a long single pair stops within a tile
                 box = _Box(top, left, tile, self.halo, height, width)
-                region = (slice(None), slice(box.r_top, box.r_bottom), slice(box.r_left, box.r_right))
-                yr = to_device(y[region][None], device)
-                xr = None if x is None else to_device(x[region][None], device)
-                self._add(totals, xr, yr, box)
-        return self._finish(totals, x is not None, (channels, height, width)), [], tile
+                rows, cols = slice(box.r_top, box.r_bottom), slice(box.r_left, box.r_right)
+                yr = to_device(y[:, rows, cols][None], device)
+                xr = None if x is None else to_device(x[:, rows, cols][None], device)
+                self._add(totals, xr, yr, box, None if mask is None else mask[rows, cols][None, None].to(device))
+        table = _PLAIN if mask is None else _MASKED
+        return self._finish(totals, x is not None, (channels, height, width), table), [], tile
 
     # ------------------------------------------------------------------ sums per tile
 
-    def _add(self, totals: dict[str, Any], x: Tensor | None, y: Tensor, box: _Box) -> None:
+    def _add(self, totals: dict[str, Any], x: Tensor | None, y: Tensor, box: _Box, mask: Tensor | None) -> None:
+        """Add one tile's sums; ``mask``: the region's ``1 x 1 x h x w`` bool (None: none)."""
         full = (box.height, box.width)
         rows, cols = box.core(1, full)
         core = (..., slice(rows[0] - box.r_top, rows[1] - box.r_top), slice(cols[0] - box.r_left, cols[1] - box.r_left))
-        for spec, _ in self.plain:
+        if mask is not None and x is not None:
+            y = torch.where(mask, y, x)  # ignored candidate pixels take the reference's values
+        for spec, function in self.plain:
             name = spec.info.name
             if name == "tv":
-                _accumulate(totals, spec.column, _tv_sums(y, box))
-                if x is not None:
-                    _accumulate(totals, spec.reference_column, _tv_sums(x, box))
-            elif x is not None:
+                for column, image in ((spec.column, y), (spec.reference_column, x)):
+                    if image is not None:
+                        sums = _tv_sums(image, box) if mask is None else _masked_tv_sums(image, mask, box)
+                        _accumulate(totals, column, sums)
+            elif x is not None and mask is None:
                 _accumulate(totals, spec.column, _PLAIN[name][0](x, y, box, core))
+            elif x is not None:
+                _accumulate(totals, spec.column, _MASKED[name][0](function, x, y, mask, box, core))
         if self.losses and x is not None:
             autocast = torch.autocast(y.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32)
             with autocast:
@@ -223,7 +240,10 @@ class TiledScorer:
 
     # ------------------------------------------------------------------ values from totals
 
-    def _finish(self, totals: dict[str, Any], with_reference: bool, shape: tuple[int, int, int]) -> dict[str, Tensor]:
+    def _finish(self, totals: dict[str, Any], with_reference: bool, shape: tuple[int, int, int],
+                table: dict[str, tuple[Callable[..., Any], Callable[[Any, tuple[int, int, int]], Tensor]]],
+                ) -> dict[str, Tensor]:
+        """Every column's value from the totals; ``table``: :data:`_PLAIN` or :data:`_MASKED`."""
         from imgloss.metrics.style import StyleLoss
 
         channels, height, width = shape
@@ -231,11 +251,11 @@ class TiledScorer:
         for spec, _ in self.plain:
             name = spec.info.name
             if name == "tv":
-                values[spec.column] = _tv_value(totals[spec.column], shape)
+                values[spec.column] = table[name][1](totals[spec.column], shape)
                 if with_reference:
-                    values[spec.reference_column] = _tv_value(totals[spec.reference_column], shape)
+                    values[spec.reference_column] = table[name][1](totals[spec.reference_column], shape)
             elif with_reference:
-                values[spec.column] = _PLAIN[name][1](totals[spec.column], shape)
+                values[spec.column] = table[name][1](totals[spec.column], shape)
         for spec, loss in zip(self.feature, self.losses):
             if not with_reference:
                 continue
@@ -369,4 +389,156 @@ _PLAIN: dict[str, tuple[Callable[..., Any], Callable[[Any, tuple[int, int, int]]
     "ssim": (_ssim_sums, _ssim_value),
     "wssim": (_wssim_sums, _wssim_value),
     "tv": (_tv_sums, _tv_value),
+}
+
+
+# ---------------------------------------------------------------------- masked plain metrics
+# Each ``sums(function, x, y, mask, box, core)`` gets the reference ``x``, the filled
+# candidate ``y`` and the region's mask; its value divides the weighted sums by the
+# weights, as :func:`imgloss.metrics.masks.weighted_mean` does on the whole image.
+
+
+def _masked_pixel_sums(function: Callable[..., Tensor], x: Tensor, y: Tensor, mask: Tensor, box: _Box,
+                       core: tuple[Any, ...]) -> Tensor:
+    """``[sum of the per-pixel term, count]`` over the compared core pixels (all channels)."""
+    keep = mask[core][0, 0]
+    count = int(keep.sum()) * x.shape[1]
+    if not count:
+        return torch.zeros(2, dtype=torch.float64, device=x.device)
+    xk, yk = (t[core][0][:, keep][None, :, :, None] for t in (x, y))
+    return torch.stack([function(yk, xk)[0].double() * count, torch.tensor(float(count), dtype=torch.float64, device=x.device)])
+
+
+def _masked_mse_sums(function: Callable[..., Tensor], *args: Any) -> Tensor:
+    """PSNR's sums are those of the MSE over the compared pixels."""
+    return _masked_pixel_sums(mse, *args)
+
+
+def _masked_mean_value(totals: Tensor, shape: tuple[int, int, int]) -> Tensor:
+    return totals[0].cpu() / totals[1].cpu()  # 0 / 0 = NaN when nothing is compared, as untiled
+
+
+def _masked_psnr_value(totals: Tensor, shape: tuple[int, int, int]) -> Tensor:
+    return psnr_from_mse(_masked_mean_value(totals, shape))
+
+
+def _weighted(values: Tensor, weights: Tensor) -> Tensor:
+    """``[sum of values x weights, sum of weights, sum of values]`` (float64)."""
+    return torch.stack([(values * weights).sum(dtype=torch.float64), weights.sum(dtype=torch.float64),
+                        values.sum(dtype=torch.float64)])
+
+
+def _weighted_value(totals: Tensor, channels: int, pixels: int) -> Tensor:
+    """:func:`imgloss.metrics.masks.weighted_mean` from :func:`_weighted` totals of a map
+    with ``channels`` channels of ``pixels`` pixels."""
+    total, weight, plain = totals.cpu()
+    return total / (weight * channels) if weight > 0 else plain / (channels * pixels)
+
+
+def _masked_ssim_sums(function: Callable[..., Tensor], x: Tensor, y: Tensor, mask: Tensor, box: _Box,
+                      core: tuple[Any, ...]) -> Tensor:
+    """The valid SSIM map over the core, weighted by the mask at each window's centre."""
+    valid = (box.height - WINDOW_SIZE + 1, box.width - WINDOW_SIZE + 1)
+    rows = (box.top, min(box.bottom, valid[0]))
+    cols = (box.left, min(box.right, valid[1]))
+    if rows[0] >= rows[1] or cols[0] >= cols[1]:
+        return torch.zeros(3, dtype=torch.float64, device=x.device)
+    values = box.crop(ssim_map_unchecked(y, x, "valid"), 1, rows, cols)
+    centre = WINDOW_SIZE // 2
+    weights = mask[..., rows[0] + centre - box.r_top:rows[1] + centre - box.r_top,
+                   cols[0] + centre - box.r_left:cols[1] + centre - box.r_left]
+    return _weighted(values, weights.to(values.dtype))
+
+
+def _masked_ssim_value(totals: Tensor, shape: tuple[int, int, int]) -> Tensor:
+    c, h, w = shape
+    return _weighted_value(totals, c, (h - WINDOW_SIZE + 1) * (w - WINDOW_SIZE + 1))
+
+
+def _pooled(mask: Tensor, box: _Box, size: tuple[int, int], rows: tuple[int, int], cols: tuple[int, int]) -> Tensor:
+    """The mask area-averaged to ``size`` (``F.adaptive_avg_pool2d``'s bins: output ``i``
+    covers ``[floor(i H / h), ceil((i + 1) H / h))``), at the output rows and cols given,
+    from the region's mask (an integral image of it, float64)."""
+    region = mask[0, 0].to(torch.float64)
+    integral = torch.nn.functional.pad(region.cumsum(0).cumsum(1), (1, 0, 1, 0))
+
+    def bins(span: tuple[int, int], full: int, out: int, offset: int) -> tuple[Tensor, Tensor]:
+        i = torch.arange(span[0], span[1], device=mask.device)
+        return (i * full) // out - offset, -((-(i + 1) * full) // out) - offset
+
+    r0, r1 = bins(rows, box.height, size[0], box.r_top)
+    c0, c1 = bins(cols, box.width, size[1], box.r_left)
+    total = integral[r1][:, c1] - integral[r0][:, c1] - integral[r1][:, c0] + integral[r0][:, c0]
+    return total / ((r1 - r0)[:, None] * (c1 - c0)[None, :])
+
+
+def _masked_wssim_sums(function: Callable[..., Tensor], x: Tensor, y: Tensor, mask: Tensor, box: _Box,
+                       core: tuple[Any, ...]) -> list[Tensor]:
+    """Per W-SSIM term, its zero-padded SSIM map over the core weighted by the mask
+    area-averaged to that term's size (:func:`_pooled`)."""
+    size = (box.height, box.width)
+
+    def term(a: Tensor, b: Tensor, level: int) -> Tensor:
+        full = _halved(size, level, ceil=True)
+        rows, cols = box.core(2**level, full)
+        values = box.crop(ssim_map_unchecked(a, b, "same"), 2**level, rows, cols)
+        return _weighted(values, _pooled(mask, box, full, rows, cols).to(values.dtype))
+
+    sums = [term(y, x, 0)]
+    for level in range(1, _WSSIM_LEVELS + 1):
+        ll, lh, hl, hh = dwt2_unchecked(torch.cat([y, x]))
+        detail = torch.cat([lh, hl], dim=1)
+        sums += [term(detail[:1], detail[1:], level), term(hh[:1], hh[1:], level)]
+        y, x = ll[:1], ll[1:]
+    return sums + [term(y, x, _WSSIM_LEVELS)]
+
+
+def _masked_wssim_value(totals: list[Tensor], shape: tuple[int, int, int]) -> Tensor:
+    c, h, w = shape
+    r, carry = _WSSIM_R, 1.0
+    weights, values = [1.0], [_weighted_value(totals[0], c, h * w)]
+    for level in range(1, _WSSIM_LEVELS + 1):
+        lh, lw = _halved((h, w), level, ceil=True)
+        weights += [carry * 2 * r * (1 - r), carry * (1 - r) ** 2]
+        values += [_weighted_value(totals[2 * level - 1], 2 * c, lh * lw), _weighted_value(totals[2 * level], c, lh * lw)]
+        carry *= r * r
+    lh, lw = _halved((h, w), _WSSIM_LEVELS, ceil=True)
+    weights.append(carry)
+    values.append(_weighted_value(totals[-1], c, lh * lw))
+    return sum(wt * v for wt, v in zip(weights, values)) / sum(weights)
+
+
+def _masked_tv_sums(t: Tensor, mask: Tensor, box: _Box) -> list[Tensor]:
+    """TV's squared differences whose first pixel lies in the core, over neighbour pairs
+    both compared, and the counts of those pairs (per direction)."""
+    rows = (box.top - box.r_top, box.bottom - box.r_top)
+    cols = (box.left - box.r_left, box.right - box.r_left)
+    keep = mask.to(t.dtype)
+    block, kept = (a[..., rows[0]:min(rows[1] + 1, a.shape[-2]), cols[0]:min(cols[1] + 1, a.shape[-1])] for a in (t, keep))
+    core_rows, core_cols = rows[1] - rows[0], cols[1] - cols[0]
+    sums = []
+    for dim, core_size in ((-2, core_cols), (-1, core_rows)):
+        other = (..., slice(None), slice(0, core_size)) if dim == -2 else (..., slice(0, core_size), slice(None))
+        b, k = block[other], kept[other]
+        d = b.narrow(dim, 1, b.shape[dim] - 1) - b.narrow(dim, 0, b.shape[dim] - 1)
+        both = k.narrow(dim, 1, k.shape[dim] - 1) * k.narrow(dim, 0, k.shape[dim] - 1)
+        sums += [(d.square() * both).sum(dtype=torch.float64), both.sum(dtype=torch.float64)]
+    return sums
+
+
+def _masked_tv_value(totals: list[Tensor], shape: tuple[int, int, int]) -> Tensor:
+    c = shape[0]
+    terms = [s.cpu() / (n.cpu() * c) if n > 0 else torch.zeros((), dtype=torch.float64) for s, n in zip(totals[::2], totals[1::2])]
+    return 2 * (terms[0] + terms[1])
+
+
+#: Metric name -> (masked sums over a tile's core, value from the totals and C, H, W).
+_MASKED: dict[str, tuple[Callable[..., Any], Callable[[Any, tuple[int, int, int]], Tensor]]] = {
+    "charbonnier": (_masked_pixel_sums, _masked_mean_value),
+    "mse": (_masked_pixel_sums, _masked_mean_value),
+    "mae": (_masked_pixel_sums, _masked_mean_value),
+    "psnr": (_masked_mse_sums, _masked_psnr_value),
+    "ssim": (_masked_ssim_sums, _masked_ssim_value),
+    "wssim": (_masked_wssim_sums, _masked_wssim_value),
+    "tv": (_masked_tv_sums, _masked_tv_value),
 }
