@@ -324,14 +324,16 @@ def _ssim_value(total: Tensor, shape: tuple[int, int, int]) -> Tensor:
     return total.cpu() / (c * (h - WINDOW_SIZE + 1) * (w - WINDOW_SIZE + 1))
 
 
-def _wssim_sums(x: Tensor, y: Tensor, box: _Box, core: tuple[Any, ...]) -> list[Tensor]:
-    """Per W-SSIM term (image, LH+HL and HH per level, last LL): the sum of its
-    zero-padded SSIM map over the core, in that term's resolution."""
+def _wssim_core_sums(x: Tensor, y: Tensor, box: _Box, reduce: Callable[..., Tensor]) -> list[Tensor]:
+    """Per W-SSIM term (image, LH+HL and HH per level, last LL), ``reduce(map, full,
+    rows, cols)`` of its zero-padded SSIM map cropped to the core, in that term's
+    resolution (``full``: the term's size; ``rows``, ``cols``: the core there)."""
     size = (box.height, box.width)
 
     def term(a: Tensor, b: Tensor, level: int) -> Tensor:
-        rows, cols = box.core(2**level, _halved(size, level, ceil=True))
-        return box.crop(ssim_map_unchecked(a, b, "same"), 2**level, rows, cols).sum(dtype=torch.float64)
+        full = _halved(size, level, ceil=True)
+        rows, cols = box.core(2**level, full)
+        return reduce(box.crop(ssim_map_unchecked(a, b, "same"), 2**level, rows, cols), full, rows, cols)
 
     sums = [term(x, y, 0)]
     for level in range(1, _WSSIM_LEVELS + 1):
@@ -342,20 +344,26 @@ def _wssim_sums(x: Tensor, y: Tensor, box: _Box, core: tuple[Any, ...]) -> list[
     return sums + [term(x, y, _WSSIM_LEVELS)]
 
 
-def _wssim_value(totals: list[Tensor], shape: tuple[int, int, int]) -> Tensor:
+def _wssim_terms(shape: tuple[int, int, int]) -> list[tuple[float, int, int]]:
+    """``(weight, channels, pixels)`` of each W-SSIM term of a ``C x H x W`` image."""
     c, h, w = shape
     r, carry = _WSSIM_R, 1.0
-    weights, counts = [1.0], [c * h * w]
+    terms = [(1.0, c, h * w)]
     for level in range(1, _WSSIM_LEVELS + 1):
-        lh, lw = _halved((h, w), level, ceil=True)
-        weights += [carry * 2 * r * (1 - r), carry * (1 - r) ** 2]
-        counts += [2 * c * lh * lw, c * lh * lw]
+        pixels = math.prod(_halved((h, w), level, ceil=True))
+        terms += [(carry * 2 * r * (1 - r), 2 * c, pixels), (carry * (1 - r) ** 2, c, pixels)]
         carry *= r * r
-    lh, lw = _halved((h, w), _WSSIM_LEVELS, ceil=True)
-    weights.append(carry)
-    counts.append(c * lh * lw)
-    total = sum(wt * s.cpu() / n for wt, s, n in zip(weights, totals, counts))
-    return total / sum(weights)
+    return terms + [(carry, c, math.prod(_halved((h, w), _WSSIM_LEVELS, ceil=True)))]
+
+
+def _wssim_sums(x: Tensor, y: Tensor, box: _Box, core: tuple[Any, ...]) -> list[Tensor]:
+    return _wssim_core_sums(x, y, box, lambda values, *_: values.sum(dtype=torch.float64))
+
+
+def _wssim_value(totals: list[Tensor], shape: tuple[int, int, int]) -> Tensor:
+    terms = _wssim_terms(shape)
+    total = sum(wt * s.cpu() / (c * n) for (wt, c, n), s in zip(terms, totals))
+    return total / sum(wt for wt, _, _ in terms)
 
 
 def _tv_sums(t: Tensor, box: _Box) -> list[Tensor]:
@@ -476,36 +484,14 @@ def _masked_wssim_sums(function: Callable[..., Tensor], x: Tensor, y: Tensor, ma
                        core: tuple[Any, ...]) -> list[Tensor]:
     """Per W-SSIM term, its zero-padded SSIM map over the core weighted by the mask
     area-averaged to that term's size (:func:`_pooled`)."""
-    size = (box.height, box.width)
-
-    def term(a: Tensor, b: Tensor, level: int) -> Tensor:
-        full = _halved(size, level, ceil=True)
-        rows, cols = box.core(2**level, full)
-        values = box.crop(ssim_map_unchecked(a, b, "same"), 2**level, rows, cols)
-        return _weighted(values, _pooled(mask, box, full, rows, cols).to(values.dtype))
-
-    sums = [term(y, x, 0)]
-    for level in range(1, _WSSIM_LEVELS + 1):
-        ll, lh, hl, hh = dwt2_unchecked(torch.cat([y, x]))
-        detail = torch.cat([lh, hl], dim=1)
-        sums += [term(detail[:1], detail[1:], level), term(hh[:1], hh[1:], level)]
-        y, x = ll[:1], ll[1:]
-    return sums + [term(y, x, _WSSIM_LEVELS)]
+    return _wssim_core_sums(y, x, box, lambda values, full, rows, cols: _weighted(
+        values, _pooled(mask, box, full, rows, cols).to(values.dtype)))
 
 
 def _masked_wssim_value(totals: list[Tensor], shape: tuple[int, int, int]) -> Tensor:
-    c, h, w = shape
-    r, carry = _WSSIM_R, 1.0
-    weights, values = [1.0], [_weighted_value(totals[0], c, h * w)]
-    for level in range(1, _WSSIM_LEVELS + 1):
-        lh, lw = _halved((h, w), level, ceil=True)
-        weights += [carry * 2 * r * (1 - r), carry * (1 - r) ** 2]
-        values += [_weighted_value(totals[2 * level - 1], 2 * c, lh * lw), _weighted_value(totals[2 * level], c, lh * lw)]
-        carry *= r * r
-    lh, lw = _halved((h, w), _WSSIM_LEVELS, ceil=True)
-    weights.append(carry)
-    values.append(_weighted_value(totals[-1], c, lh * lw))
-    return sum(wt * v for wt, v in zip(weights, values)) / sum(weights)
+    terms = _wssim_terms(shape)
+    total = sum(wt * _weighted_value(s, c, n) for (wt, c, n), s in zip(terms, totals))
+    return total / sum(wt for wt, _, _ in terms)
 
 
 def _masked_tv_sums(t: Tensor, mask: Tensor, box: _Box) -> list[Tensor]:
