@@ -119,6 +119,43 @@ def test_worker_killed_from_outside_the_run_goes_on(many, tmp_path) -> None:
     assert temp_files(tmp_path) == []
 
 
+@pytest.mark.parametrize("error", [EOFError(), ConnectionResetError("reset by peer")])
+def test_a_connection_broken_while_a_batch_is_received_is_a_worker_death(error: Exception) -> None:
+    """A worker killed as it hands a batch over breaks the connection (EOFError in
+    multiprocessing's fd sharing) before torch reports the death: the loader restarts
+    and every pair is still decoded, nothing is raised."""
+    from types import SimpleNamespace
+
+    from imgloss.engine.workers import WorkerSlots, decoded_pairs
+
+    calls = []
+
+    def make_loader(indices, workers):
+        calls.append(list(indices))
+
+        def items():
+            for n, index in enumerate(indices):
+                if len(calls) == 1 and n == 2:
+                    raise error
+                yield SimpleNamespace(index=index)
+
+        return items()
+
+    got = [item.index for item in decoded_pairs(range(6), 2, make_loader, WorkerSlots(2), lambda i, r: None)]
+    assert got == [0, 1, 2, 3, 4, 5] and calls == [[0, 1, 2, 3, 4, 5], [2, 3, 4, 5]]
+
+
+def test_any_other_error_of_the_loader_still_propagates() -> None:
+    from imgloss.engine.workers import WorkerSlots, decoded_pairs
+
+    def make_loader(indices, workers):
+        raise ValueError("not a worker death")
+        yield  # pragma: no cover
+
+    with pytest.raises(ValueError, match="not a worker death"):
+        list(decoded_pairs(range(3), 2, make_loader, WorkerSlots(2), lambda i, r: None))
+
+
 #: A run that leaks its DataLoader (never shut down) and exits: the workers ignore
 #: SIGTERM, so multiprocessing's exit clean-up alone would wait for them forever.
 LEAK = """

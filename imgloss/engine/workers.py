@@ -103,6 +103,19 @@ def _is_worker_death(exc: BaseException) -> bool:
     )
 
 
+def _named_death(exc: Exception) -> Exception:
+    """A broken connection while a batch is received (``EOFError``, ``ConnectionError``:
+    its worker died as it handed the batch over) as torch's error naming the dead worker
+    when torch knows of it already; ``exc`` itself otherwise."""
+    if not isinstance(exc, (EOFError, ConnectionError)):
+        return exc
+    try:
+        _raise_if_worker_failed()
+    except RuntimeError as named:
+        return named
+    return exc
+
+
 class _Deaths:
     """SIGCHLD while the engine waits for a decoded pair: raise torch's worker-death error
     there (as torch's own handler would); while it scores: only note it, and raise at
@@ -171,8 +184,11 @@ def decoded_pairs(
     died: Callable[[int, str], Any],
 ) -> Iterator[Any]:
     """Every decoded item of ``indices`` (in the loader's order; ``make_loader(indices,
-    workers)`` returns the DataLoader's iterator), restarting the workers when one dies: ``died(index, reason)`` makes the item of each pair a dead worker
-    held (an error row), and the pairs not yet received are decoded again."""
+    workers)`` returns the DataLoader's iterator), restarting the workers when one dies:
+    ``died(index, reason)`` makes the item of each pair a dead worker held (an error
+    row), and the pairs not yet received are decoded again. A worker that dies as it
+    hands a batch over breaks the connection (``EOFError``) before torch reports it:
+    that is a death too (the batch's pairs are decoded again)."""
     remaining = list(indices)
     barren = 0
     deaths = _Deaths()
@@ -181,8 +197,8 @@ def decoded_pairs(
         reason: str | None = None
         with held_back():  # the workers start with SIGINT/SIGTERM blocked (imgloss.signals)
             iterator = make_loader(remaining, workers)
-        try:
-            with deaths.watching():
+        with deaths.watching():  # also while a death is handled: a late SIGCHLD is only noted
+            try:
                 while True:
                     check_stop()  # SIGINT/SIGTERM take effect here, never inside torch's C++
                     item = deaths.next(iterator)
@@ -190,17 +206,19 @@ def decoded_pairs(
                         return
                     received.add(item.index)
                     yield item
-        except Exception as exc:
-            if not _is_worker_death(exc):
-                raise
-            detail = re.search(r"killed by signal: ?([^.]*)|exit code -?\d+", str(exc))
-            reason = f"decoding worker died ({detail.group(0) if detail else 'exited unexpectedly'})"
-            held = [i for i in slots.held_by(str(exc)) if i not in received]
-        finally:
-            with _children_ignored():  # shutting the workers down: a death now is no news
-                del iterator
-                if reason is not None:  # the error's traceback may hold the old loader in a cycle
-                    gc.collect()
+            except Exception as exc:
+                death = _named_death(exc)
+                if not (_is_worker_death(death) or isinstance(death, (EOFError, ConnectionError))):
+                    raise
+                detail = re.search(r"killed by signal: ?([^.]*)|exit code -?\d+", str(death))
+                reason = f"decoding worker died ({detail.group(0) if detail else 'exited unexpectedly'})"
+                held = [i for i in slots.held_by(str(death)) if i not in received]
+                del death  # its traceback holds the old loader: the workers must be shut down below
+            finally:
+                with _children_ignored():  # shutting the workers down: a death now is no news
+                    del iterator
+                    if reason is not None:  # the error's traceback may hold the old loader in a cycle
+                        gc.collect()
         for index in held:  # only after a worker death: the other ways out return or raise
             received.add(index)
             yield died(index, reason)  # type: ignore[arg-type]
