@@ -96,18 +96,23 @@ def worker_init(_: int) -> None:
     ignore_in_worker()
 
 
+#: A broken connection while a batch is received: its worker died as it handed it over.
+_BROKEN_CONNECTION = (EOFError, ConnectionError)
+
+
 def _is_worker_death(exc: BaseException) -> bool:
+    """torch's worker-death error, or a connection a dying worker broke."""
     text = str(exc)
-    return isinstance(exc, (RuntimeError, WorkerDied)) and "DataLoader worker" in text and (
-        "exited unexpectedly" in text or "killed by signal" in text
+    return isinstance(exc, _BROKEN_CONNECTION) or isinstance(exc, (RuntimeError, WorkerDied)) and (
+        "DataLoader worker" in text and ("exited unexpectedly" in text or "killed by signal" in text)
     )
 
 
 def _named_death(exc: Exception) -> Exception:
-    """A broken connection while a batch is received (``EOFError``, ``ConnectionError``:
-    its worker died as it handed the batch over) as torch's error naming the dead worker
-    when torch knows of it already; ``exc`` itself otherwise."""
-    if not isinstance(exc, (EOFError, ConnectionError)):
+    """A worker death (:func:`_is_worker_death`) as torch's error naming the dead worker:
+    ``exc`` itself, or for a broken connection torch's error when torch knows of the
+    death already (``exc`` otherwise)."""
+    if not isinstance(exc, _BROKEN_CONNECTION):
         return exc
     try:
         _raise_if_worker_failed()
@@ -207,9 +212,9 @@ def decoded_pairs(
                     received.add(item.index)
                     yield item
             except Exception as exc:
-                death = _named_death(exc)
-                if not (_is_worker_death(death) or isinstance(death, (EOFError, ConnectionError))):
+                if not _is_worker_death(exc):
                     raise
+                death = _named_death(exc)
                 detail = re.search(r"killed by signal: ?([^.]*)|exit code -?\d+", str(death))
                 reason = f"decoding worker died ({detail.group(0) if detail else 'exited unexpectedly'})"
                 held = [i for i in slots.held_by(str(death)) if i not in received]
