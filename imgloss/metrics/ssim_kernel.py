@@ -18,9 +18,8 @@ Kernels: separable depthwise convolutions (any device and dtype; the fallback); 
 CPU without gradients (float32/float64), cache-sized tiles filtered by shifted slices
 (:func:`_map_tiled`); and, on CUDA with Triton, the fused kernel of
 :mod:`imgloss.metrics.ssim_triton` (five moments in one pass, fp32 accumulation for
-fp16/bf16). ``IMGLOSS_SSIM_KERNEL`` (``auto``,
-default; ``conv``; ``triton``, which also runs CPU tensors under ``TRITON_INTERPRET=1``)
-is read once at import.
+fp16/bf16). ``IMGLOSS_SSIM_KERNEL`` (``auto``, default; ``conv``; ``triton``, which also
+runs CPU tensors under ``TRITON_INTERPRET=1``) is read once at import.
 """
 from __future__ import annotations
 

@@ -10,10 +10,11 @@ Images: a failing pair's heatmap is inlined only as a small JPEG thumbnail (a fe
 kB, so 100 failures stay well under 5 MB of HTML); clicking it opens a detail row
 with the full-size heatmap, the maps of the failed metrics (``check --diff-dir``) and
 a golden/candidate slider and blink view. Full-size images are files: with
-``-o report.html`` they are copied into ``report_files/`` beside the page (linked relatively, so the pair can be moved or kept as a CI
-artifact); on stdout the page links to the files where they are (``file://``).
-Nothing is fetched from a network. A ``compare`` result file gets detail views for
-its first :data:`DETAIL_LIMIT` pairs and says "reference" where a check says "golden".
+``-o report.html`` they are copied into ``report_files/`` beside the page (linked
+relatively, so the pair can be moved or kept as a CI artifact); on stdout the page
+links to the files where they are (``file://``). Nothing is fetched from a network. A
+``compare`` result file gets detail views for its first :data:`DETAIL_LIMIT` pairs and
+says "reference" where a check says "golden".
 
 A relative image path is looked up in the current directory, then beside the JSON
 file; a heatmap that cannot be found is named in its row instead. No torch here.
