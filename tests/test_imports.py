@@ -61,6 +61,7 @@ TORCH_MODULES = {
     "imgloss.engine.evaluator",
     "imgloss.engine.gpu_decode",
     "imgloss.engine.tiling",
+    "imgloss.engine.tile_sums",
     # heatmaps are computed from the metric maps (tensors)
     "imgloss.gate.heatmap",
     # the Ray backend runs the engine inside its actors
